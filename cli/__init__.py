@@ -1,0 +1,1 @@
+"""The ``skullvae`` command-line interface (installed as ``skullvae_cli``)."""

@@ -1,0 +1,3 @@
+from skullvae_cli.app import main
+
+main()

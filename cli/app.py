@@ -1,0 +1,48 @@
+"""Typer application: ``skullvae <command>``.
+
+Each command group lives in its own module and registers itself here. Every
+:class:`~skullvae.errors.SkullVAEError` becomes one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from skullvae.errors import SkullVAEError
+
+app = typer.Typer(
+    name="skullvae",
+    help="Automatic cranial implant design: synthesise skulls, train the two-stage VAE, complete defective skulls.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+
+def _register_commands() -> None:
+    from skullvae_cli import complete_commands, data_commands, train_commands, volume_commands
+
+    for module in (volume_commands, data_commands, train_commands, complete_commands):
+        module.register(app)
+
+
+_register_commands()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point with user-error handling."""
+    try:
+        app(args=argv, prog_name="skullvae")
+    except SkullVAEError as exc:
+        print(f"skullvae: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("skullvae: interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
