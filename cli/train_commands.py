@@ -1,7 +1,149 @@
-"""CLI commands (filled in by its issue)."""
+"""CLI: ``skullvae train``, ``skullvae sample``, ``skullvae interpolate``."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+from skullvae.errors import SkullVAEError
+
+
+class ObjectiveName(str, Enum):
+    beta = "beta"
+    sigma = "sigma"
+    balanced = "balanced"
+    mog = "mog"
+
+
+TRAIN_HELP = """Train the two-stage VAE.
+
+[bold]Stage 1[/bold] trains encoder + decoder with an objective; [bold]stage 2[/bold] freezes the encoder and trains a
+fresh decoder on samples z ~ q(z|x), then stores posterior statistics and DEV vectors.
+
+Examples:
+
+  skullvae train --stage 1 --data DATA/manifest.json --out runs/s64 --epochs 40
+
+  skullvae train --stage 2 --run runs/s64 --epochs 30
+
+  skullvae train --stage 1 --data DATA/manifest.json --out runs/s64 --resume
+
+  torchrun --nproc_per_node 2 -m skullvae_cli train --stage 1 --data DATA/manifest.json --out runs/ddp
+"""
+
+
+def _parse_ints(text: str, what: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in text.replace("x", ",").split(",") if t.strip())
+    except ValueError:
+        raise SkullVAEError(f"{what} must be comma-separated integers, got {text!r}") from None
+
+
+def train(
+    stage: int = typer.Option(..., "--stage", help="1 (VAE) or 2 (decoupled decoder)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Dataset manifest JSON (stage 1)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="New run folder (stage 1)."),
+    run: Optional[Path] = typer.Option(None, "--run", help="Existing run folder (stage 2; --out also accepted)."),
+    objective: ObjectiveName = typer.Option(ObjectiveName.beta, "--objective", help="Stage-1 objective."),
+    beta: Optional[float] = typer.Option(None, "--beta", help="KL weight of the beta objective (default 100)."),
+    epochs: int = typer.Option(40, "--epochs", min=1),
+    batch_size: int = typer.Option(4, "--batch-size", min=1),
+    lr: float = typer.Option(2e-3, "--lr", min=0.0),
+    grid: str = typer.Option("64", "--grid", help="Model grid: N or D,H,W."),
+    voxel_mm: Optional[float] = typer.Option(None, "--voxel-mm", help="Model voxel size (default: fit the largest skull)."),
+    latent_size: int = typer.Option(32, "--latent-size", min=1),
+    channels: str = typer.Option("16,32,64,64", "--channels", help="Encoder channels per level."),
+    res_units: int = typer.Option(0, "--res-units", min=0, help="Residual units per level."),
+    norm: str = typer.Option("instance", "--norm", help="instance, batch, group or none."),
+    shift: int = typer.Option(2, "--shift", min=0, help="Augmentation: random shift up to this many voxels."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    amp: bool = typer.Option(True, "--amp/--no-amp", help="bf16 autocast on CUDA."),
+    compile: bool = typer.Option(False, "--compile", help="torch.compile the model."),
+    workers: int = typer.Option(0, "--workers", min=0, help="DataLoader worker processes."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run exactly."),
+    seed: int = typer.Option(0, "--seed"),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Train stage 1 or stage 2 (see examples below)."""
+    from rich.console import Console
+
+    from skullvae.training import LoopSettings, train_stage1, train_stage2
+    from skullvae.training.common import resolve_device
+
+    settings = LoopSettings(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=resolve_device(device),
+                            amp=amp, compile=compile, workers=workers, progress=not quiet)
+    console = Console(stderr=True)
+    if stage == 1:
+        if out is None:
+            raise SkullVAEError("--stage 1 needs --out RUN_DIR")
+        if data is None and not resume:
+            raise SkullVAEError("--stage 1 needs --data MANIFEST")
+        if data is not None and data.suffix.lower() in (".pt", ".pth", ".ckpt"):
+            raise SkullVAEError(f"--data must be a manifest JSON, got a pickled checkpoint {data.name}")
+        grid_t = _parse_ints(grid, "--grid")
+        summary = train_stage1(data, out, objective=objective.value,
+                               objective_params={"beta": beta} if objective == ObjectiveName.beta else {},
+                               grid=grid_t if len(grid_t) == 3 else grid_t[0], voxel_mm=voxel_mm,
+                               latent_size=latent_size, channels=_parse_ints(channels, "--channels"),
+                               norm=norm, num_res_units=res_units, shift=shift, settings=settings, resume=resume)
+    elif stage == 2:
+        run_dir = run or out
+        if run_dir is None:
+            raise SkullVAEError("--stage 2 needs --run RUN_DIR (a folder with stage-1 weights)")
+        if not run_dir.is_dir():
+            raise SkullVAEError(f"run folder not found: {run_dir}")
+        summary = train_stage2(run_dir, settings=settings, resume=resume)
+    else:
+        raise SkullVAEError(f"--stage must be 1 or 2, got {stage}")
+    final = summary.get("final", {})
+    msg = f"stage {stage}: {summary.get('epochs_done', 0)} epochs in {summary.get('train_s', 0):.0f} s"
+    if "val_dice_complete" in final:
+        msg += f", held-out Dice (complete) {final['val_dice_complete']:.3f}"
+    if "latent" in summary:
+        msg += f", KL(q(z)||N(0,I)) ≈ {summary['latent']['kl_moment_matched']:.2f} nats (moment-matched)"
+    console.print(msg)
+
+
+def sample(
+    run: Path = typer.Option(..., "--run", help="Run folder or bundled model name."),
+    n: int = typer.Option(8, "--n", min=1, max=256, help="Number of draws."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output folder."),
+    seed: int = typer.Option(0, "--seed"),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+) -> None:
+    """Decode draws z ~ N(0, I) into volumes plus a montage PNG.
+
+    Example: skullvae sample --run runs/s64 --n 8 -o samples/
+    """
+    from skullvae.latent.generate import sample_volumes
+
+    paths = sample_volumes(str(run), n, out, seed=seed, overwrite=overwrite)
+    typer.echo(f"wrote {len(paths) - 1} volumes and {paths[-1]}")
+
+
+def interpolate(
+    a: Path = typer.Argument(..., help="First skull mask."),
+    b: Path = typer.Argument(..., help="Second skull mask."),
+    run: Path = typer.Option(..., "--run", help="Run folder or bundled model name."),
+    steps: int = typer.Option(5, "--steps", min=2, max=64),
+    out: Path = typer.Option(..., "-o", "--out", help="Output folder."),
+    overwrite: bool = typer.Option(False, "--overwrite"),
+) -> None:
+    """Decode the latent path between two skulls (each in its own frame).
+
+    Example: skullvae interpolate --run runs/s64 a.nii.gz b.nii.gz --steps 7 -o path/
+    """
+    from skullvae.latent.generate import interpolate_volumes
+
+    paths = interpolate_volumes(str(run), a, b, steps, out, overwrite=overwrite)
+    typer.echo(f"wrote {len(paths) - 1} volumes and {paths[-1]}")
+
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to app."""
+    """Add ``train``, ``sample`` and ``interpolate``."""
+    app.command("train", help=TRAIN_HELP)(train)
+    app.command("sample")(sample)
+    app.command("interpolate")(interpolate)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -36,10 +39,15 @@ def read_volume(path: str | os.PathLike, dicom_irregular: str = "resample") -> V
 
         return read_dicom_series(path, irregular=dicom_irregular)
     volume_extension(path)
+    with _unambiguous_name(path) as name:
+        return _read_file(path, name)
+
+
+def _read_file(path: Path, name: Path) -> Volume:
     import SimpleITK as sitk
 
     reader = sitk.ImageFileReader()
-    reader.SetFileName(str(path))
+    reader.SetFileName(str(name))
     try:
         reader.ReadImageInformation()
         dim = reader.GetDimension()
@@ -61,6 +69,25 @@ def read_volume(path: str | os.PathLike, dicom_irregular: str = "resample") -> V
     if volume.array.dtype.kind == "f" and not np.all(np.isfinite(volume.array)):
         raise SkullVAEError(f"{path.name} contains NaN or infinite values")
     return volume
+
+
+@contextlib.contextmanager
+def _unambiguous_name(path: Path) -> Iterator[Path]:
+    """Yield a name ITK reads as ``path`` itself.
+
+    ITK's NIfTI library, asked for ``x.nii.gz``, silently reads ``x.nii`` (or
+    ``x.hdr``) when such a sibling exists. In that case the file is read through
+    a symbolic link in a private temporary folder.
+    """
+    name = path.name
+    stem = name[: -len(".nii.gz")] if name.lower().endswith(".nii.gz") else None
+    if stem is None or not any((path.parent / f"{stem}{ext}").exists() for ext in (".nii", ".hdr", ".NII", ".HDR")):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="skullvae-read-") as tmpdir:
+        link = Path(tmpdir) / "volume.nii.gz"
+        os.symlink(path.resolve(), link)
+        yield link
 
 
 def _first_line(exc: Exception) -> str:

@@ -69,12 +69,16 @@ def bone_bbox_mm(mask: Volume, rotation: np.ndarray | None = None) -> tuple[np.n
     Returns:
         ``(low, high)`` corner coordinates in millimetres along the rotated axes.
     """
-    nz = np.nonzero(mask.array)
-    if nz[0].size == 0:
-        raise SkullVAEError("the mask is empty: no bone voxels")
+    lo_l, hi_l = [], []
+    for axis in range(3):
+        profile = np.flatnonzero(np.any(mask.array, axis=tuple(a for a in range(3) if a != axis)))
+        if profile.size == 0:
+            raise SkullVAEError("the mask is empty: no bone voxels")
+        lo_l.append(profile[0])
+        hi_l.append(profile[-1])
     rotation = np.eye(3) if rotation is None else np.asarray(rotation)
-    lo = np.array([a.min() for a in nz], dtype=np.float64)
-    hi = np.array([a.max() for a in nz], dtype=np.float64)
+    lo = np.array(lo_l, dtype=np.float64)
+    hi = np.array(hi_l, dtype=np.float64)
     corners = np.array([[c[0], c[1], c[2]] for c in np.array(np.meshgrid(*zip(lo, hi), indexing="ij")).reshape(3, -1).T])
     pts = mask.index_to_physical(corners) @ rotation  # coordinates along the rotated axes
     return pts.min(axis=0), pts.max(axis=0)

@@ -1,0 +1,48 @@
+"""The ``report.json`` of one completion."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from skullvae.implant.mesh import mesh_summary
+
+
+def build_report(input_path: Path, out_dir: Path, ext: str, volume, case, completion, implant, mesh, opts,
+                 model, device: str, timings: dict) -> dict:
+    """Collect mode, model id, implant volume/bbox, mesh summary, timings and device."""
+    idx = np.argwhere(implant.array)
+    lo_idx = idx.min(axis=0) + implant.lo
+    hi_idx = idx.max(axis=0) + implant.lo
+    corners = np.array(np.meshgrid(*zip(lo_idx, hi_idx), indexing="ij")).reshape(3, -1).T
+    phys = volume.index_to_physical(corners)
+    outputs = {"implant": f"implant{ext}", "completed": f"completed{ext}", "stl": "implant.stl",
+               "preview": "preview.png", "report": "report.json"}
+    if completion.implant_probability is not None:
+        outputs["implant_probability"] = f"implant_probability{ext}"
+    return {
+        "input": str(input_path),
+        "output_dir": str(out_dir),
+        "mode": completion.mode,
+        "model_id": getattr(model, "model_id", None) if model is not None else None,
+        "device": device,
+        "input_kind": case.kind,
+        "geometry": {"size": list(volume.shape), "spacing_mm": list(volume.spacing),
+                     "origin_mm": list(volume.origin), "direction": np.asarray(volume.direction).tolist()},
+        "implant": {
+            "voxels": implant.n_voxels,
+            "volume_cm3": round(implant.volume_cm3, 3),
+            "bbox_index": [lo_idx.tolist(), hi_idx.tolist()],
+            "bbox_mm": [phys.min(axis=0).round(2).tolist(), phys.max(axis=0).round(2).tolist()],
+            "size_mm": (phys.max(axis=0) - phys.min(axis=0)).round(2).tolist(),
+        },
+        "mesh": mesh_summary(mesh),
+        "completion": completion.info,
+        "preprocessing": case.info,
+        "options": {"defect_type": opts.defect_type, "gamma": opts.gamma, "samples": opts.samples,
+                    "align": opts.align, "hu_threshold": opts.hu_threshold, "smooth": opts.smooth,
+                    "decimate": opts.decimate},
+        "timings_s": dict(timings, total=round(sum(timings.values()), 3)),
+        "outputs": outputs,
+    }

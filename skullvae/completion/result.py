@@ -1,0 +1,31 @@
+"""The common result of every completion mode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from skullvae.preprocessing.model_grid import GridFrame
+
+
+@dataclass
+class Completion:
+    """A completed-skull bone probability in some grid frame.
+
+    Args:
+        mode: ``"dev"``, ``"optimize"`` or ``"mirror"``.
+        frame: where ``probability`` lives in patient space.
+        probability: completed-bone probability, float32, shape ``frame.grid``.
+        defective: the defective bone fraction in the same frame (float32).
+        implant_probability: optional per-voxel implant probability from
+            sampling (``--samples``), shape ``frame.grid``.
+        info: mode-specific summary for the report (JSON-serialisable).
+    """
+
+    mode: str
+    frame: GridFrame
+    probability: np.ndarray
+    defective: np.ndarray
+    implant_probability: np.ndarray | None = None
+    info: dict = field(default_factory=dict)

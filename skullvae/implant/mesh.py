@@ -1,0 +1,99 @@
+"""Implant mask → watertight, smoothed triangle mesh in physical LPS millimetres.
+
+Marching cubes (scikit-image) runs on the mask padded by one voxel (so every
+surface closes), lightly pre-smoothed (σ = 0.5 voxel) to avoid stair steps; vertices
+are mapped index → LPS mm through the volume's exact geometry (3D Slicer reads
+STL in LPS). Taubin smoothing does not shrink the surface. ``decimate`` lowers the
+resolution by running marching cubes with a larger step (the mesh stays
+watertight, unlike edge-collapse decimation of a non-manifold input).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+
+from skullvae.errors import SkullVAEError
+from skullvae.io.atomic import atomic_write_bytes
+from skullvae.io.volume import Volume
+
+
+def _march(mask: np.ndarray, step: int, presmooth: float):
+    from skimage.measure import marching_cubes
+
+    padded = np.pad(mask.astype(np.float32), 1)
+    if presmooth > 0:
+        padded = ndimage.gaussian_filter(padded, presmooth)
+    verts, faces, _, _ = marching_cubes(padded, level=0.5, step_size=step, allow_degenerate=False)
+    return verts - 1.0, faces  # undo the padding
+
+
+def mask_to_mesh(mask: Volume, smooth_iterations: int = 10, decimate: float | None = None, presmooth: float = 0.5):
+    """Mesh the non-zero voxels of ``mask`` in physical LPS millimetres.
+
+    Args:
+        mask: binary volume (a cropped box is fine: its origin places it).
+        smooth_iterations: Taubin smoothing iterations (0 = none).
+        decimate: keep about this fraction of the faces (0 < f ≤ 1), or None.
+        presmooth: Gaussian σ in voxels applied before marching cubes.
+
+    Returns:
+        A watertight ``trimesh.Trimesh`` with outward normals.
+
+    Raises:
+        SkullVAEError: empty mask, bad ``decimate``, or the mesh cannot be closed.
+    """
+    import trimesh
+
+    array = np.asarray(mask.array) != 0
+    if not array.any():
+        raise SkullVAEError("the mask is empty: nothing to mesh")
+    if decimate is not None and not 0 < decimate <= 1:
+        raise SkullVAEError(f"--decimate must be in (0, 1], got {decimate}")
+    verts, faces = _march(array, 1, presmooth)
+    if decimate is not None and decimate < 1:
+        target = decimate * len(faces)
+        step = 1
+        while len(faces) > target * 1.15 and step < 8:
+            step += 1
+            verts, faces = _march(array, step, presmooth)
+    mesh = trimesh.Trimesh(vertices=mask.index_to_physical(verts), faces=faces, process=True)
+    if smooth_iterations > 0:
+        trimesh.smoothing.filter_taubin(mesh, lamb=0.5, nu=-0.53, iterations=int(smooth_iterations))
+    _make_watertight(mesh)
+    return mesh
+
+
+def _make_watertight(mesh) -> None:
+    import trimesh
+
+    mesh.merge_vertices()
+    mesh.update_faces(mesh.nondegenerate_faces())
+    mesh.remove_unreferenced_vertices()
+    if not mesh.is_watertight:
+        trimesh.repair.fill_holes(mesh)
+    trimesh.repair.fix_normals(mesh, multibody=True)
+    if not mesh.is_watertight:
+        raise SkullVAEError("could not make the implant mesh watertight")
+
+
+def write_stl(mesh, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Write a binary STL atomically (coordinates as given: LPS mm)."""
+    buffer = io.BytesIO()
+    mesh.export(buffer, file_type="stl")
+    return atomic_write_bytes(path, buffer.getvalue(), overwrite)
+
+
+def mesh_summary(mesh) -> dict:
+    """Faces, vertices, watertightness, volume (cm³) and bounds (mm) of a mesh."""
+    return {
+        "faces": int(len(mesh.faces)),
+        "vertices": int(len(mesh.vertices)),
+        "watertight": bool(mesh.is_watertight),
+        "volume_cm3": float(abs(mesh.volume) / 1000.0) if mesh.is_watertight else None,
+        "bounds_mm": np.asarray(mesh.bounds, float).round(3).tolist(),
+    }

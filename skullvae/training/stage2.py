@@ -1,0 +1,119 @@
+"""Stage 2 (Li et al. 2022): a fresh decoder on the frozen stage-1 posterior.
+
+The stage-1 encoder is frozen; the posterior parameters ``(μ, ln σ²)`` of every
+training volume are computed once, and each step draws a *sample*
+``z ~ N(μ, σ²)`` from q(z|x) (not the deterministic μ+σ the skullVAE scripts fed
+their decoder). A new decoder of the same architecture is trained on the
+reconstruction loss only, ``D·(BCE + Dice)`` (no KL). Afterwards the
+aggregated-posterior statistics, DEV vectors and latent report are rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from skullvae.data.dataset import GridDataset
+from skullvae.errors import SkullVAEError
+from skullvae.model.checkpoint import load_into, load_weights, save_weights
+from skullvae.model.load import read_run_config
+from skullvae.model.run_layout import RunLayout
+from skullvae.model.vae import Decoder, Encoder, VAEConfig
+from skullvae.objectives.base import voxels_per_sample
+from skullvae.objectives.reconstruction import dice_bce
+from skullvae.training.common import finalize_latent, heldout_dice, load_caches, update_config
+from skullvae.training.distributed import barrier, init_distributed, shutdown
+from skullvae.training.loop import LoopSettings, train_loop
+from skullvae.training.state import seed_everything
+
+
+def load_stage1_encoder(layout: RunLayout, cfg: VAEConfig) -> Encoder:
+    """The frozen stage-1 encoder of a run."""
+    if not layout.stage1_weights.is_file():
+        raise SkullVAEError(f"{layout.root} has no stage-1 weights; run `skullvae train --stage 1` first")
+    tensors, _ = load_weights(layout.stage1_weights)
+    encoder = Encoder(cfg)
+    load_into(encoder, {k[8:]: v for k, v in tensors.items() if k.startswith("encoder.")}, str(layout.stage1_weights))
+    return encoder.eval().requires_grad_(False)
+
+
+def train_stage2(run_dir: str | Path, *, settings: LoopSettings | None = None, resume: bool = False,
+                 dice_weight: float = 1.0) -> dict:
+    """Run stage 2 in an existing stage-1 run folder.
+
+    Args:
+        run_dir: run folder with stage-1 weights.
+        settings: loop settings (``epochs``, ``batch_size``, ``lr``, device...).
+        resume: continue an interrupted stage 2 (its stored settings win).
+        dice_weight: Dice weight in the reconstruction loss.
+
+    Returns:
+        Summary dict (time, held-out Dice).
+    """
+    settings = settings or LoopSettings()
+    layout = RunLayout(Path(run_dir))
+    config = read_run_config(run_dir)
+    cfg = VAEConfig.from_dict(config["model"])
+    info = init_distributed(settings.device)
+    try:
+        if resume:
+            if not layout.train_state(2).is_file():
+                raise SkullVAEError(f"cannot resume: {run_dir} has no stage-2 state")
+            s2 = config.get("stage2", {})
+            settings.epochs = s2.get("epochs", settings.epochs)
+            settings.batch_size = s2.get("batch_size", settings.batch_size)
+            settings.lr, settings.seed = s2.get("lr", settings.lr), s2.get("seed", settings.seed)
+        elif layout.stage2_weights.is_file():
+            raise SkullVAEError(f"{run_dir} already has a stage-2 decoder; pass --resume to continue it")
+        encoder = load_stage1_encoder(layout, cfg).to(settings.device)
+        encoder = encoder.to(memory_format=torch.channels_last_3d)
+        if info.is_main and not resume:
+            update_config(layout, {"stage2": {"epochs": settings.epochs, "batch_size": settings.batch_size,
+                                              "lr": settings.lr, "seed": settings.seed, "dice_weight": dice_weight}})
+        t0 = time.perf_counter()
+        train, val = load_caches(config["data"]["manifest"], cfg.grid, cfg.voxel_mm, layout.root / "cache",
+                                 progress=settings.progress and info.is_main)
+        from skullvae.latent.stats import encode_volumes
+
+        mu_all, logvar_all = encode_volumes(encoder, train.volumes, settings.device)
+        mu_all, std_all = mu_all.to(settings.device), (0.5 * logvar_all).exp().to(settings.device)
+        t_data = time.perf_counter() - t0
+        seed_everything(settings.seed + 1)
+        decoder = Decoder(cfg)
+        dataset = GridDataset(train.volumes, shift=0, seed=settings.seed)
+
+        def forward(call, x, idx, step):
+            idx = idx.to(settings.device)
+            mu, std = mu_all[idx], std_all[idx]
+            z = mu + std * torch.randn(mu.shape, device=mu.device, dtype=mu.dtype)  # z ~ q(z|x)
+            logits = call(z)
+            recon = dice_bce(logits, x, dice_weight).mean()
+            return voxels_per_sample(x) * recon, {"recon": recon.item()}, logits
+
+        def save():
+            save_weights(layout.stage2_weights, decoder.state_dict(), {"model": cfg.to_dict()})
+
+        t1 = time.perf_counter()
+        history = train_loop(name="stage 2", module=decoder, forward=forward, dataset=dataset, objective=None,
+                             settings=settings, info=info, state_path=layout.train_state(2), save_weights=save,
+                             csv_path=layout.metrics_csv(2), png_path=layout.loss_curve(2),
+                             evaluate=lambda: heldout_dice(encoder, decoder, val, settings.device), resume=resume)
+        summary = {"data_s": t_data, "train_s": time.perf_counter() - t1,
+                   "epochs_done": history[-1]["epoch"] if history else 0, "final": history[-1] if history else {}}
+        finished = bool(history) and history[-1]["epoch"] >= settings.epochs
+        if info.is_main and finished:
+            report = finalize_latent(encoder, train, settings.device, layout, {"stage": 2})
+            summary["latent"] = {k: report[k] for k in ("kl_moment_matched", "kl_monte_carlo", "kl_per_sample_mean")}
+            update_config(layout, {"stage2_result": summary})
+        barrier(info)
+        return summary
+    finally:
+        shutdown(info)
+
+
+def stage2_config_summary(run_dir: str | Path) -> dict:
+    """The stored stage-2 result of a run (empty if stage 2 has not finished)."""
+    return json.loads(RunLayout(Path(run_dir)).config.read_text()).get("stage2_result", {})
