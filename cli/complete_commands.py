@@ -1,7 +1,219 @@
-"""CLI commands (filled in by its issue)."""
+"""``skullvae complete`` (one case or a folder of cases) and ``skullvae export-stl``."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from enum import Enum
+from pathlib import Path
+from typing import Optional
 
 import typer
+
+from skullvae.errors import SkullVAEError
+
+
+class Mode(str, Enum):
+    dev = "dev"
+    optimize = "optimize"
+    mirror = "mirror"
+
+
+class Align(str, Enum):
+    none = "none"
+    axes = "axes"
+    register = "register"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+def _default_mode() -> Mode:
+    from skullvae.completion.pipeline import DEFAULT_MODE
+
+    return Mode(DEFAULT_MODE)
+
+
+def complete(
+    input_path: Optional[Path] = typer.Argument(None, metavar="INPUT", help="Defective skull: mask or CT in HU (NIfTI, NRRD, MHA, or a DICOM folder)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output folder (default ./<input stem>_skullvae/)."),
+    input_dir: Optional[Path] = typer.Option(None, "--input-dir", help="Batch: complete every volume in this folder."),
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Batch: one sub-folder per input name (and implants/<input name>)."),
+    mode: Mode = typer.Option(_default_mode().value, "--mode", help="dev (latent + DEV), optimize (latent search) or mirror (left-right reflection baseline)."),
+    model: Optional[str] = typer.Option(None, "--model", help="Run folder from 'skullvae train' or a bundled model name (default: the bundled model)."),
+    device: Device = typer.Option(Device.auto, "--device", help="Torch device for the model."),
+    defect_type: Optional[str] = typer.Option(None, "--defect-type", help="Defect type for its DEV vector (default: the pooled DEV)."),
+    gamma: float = typer.Option(1.0, "--gamma", help="Scale of the DEV vector."),
+    samples: int = typer.Option(1, "--samples", min=1, help="Decode K latents around the posterior and write implant_probability (K > 1)."),
+    align: Align = typer.Option(Align.none, "--align", help="Rigid alignment to the canonical pose: principal axes, or axes + registration to the model's mean skull."),
+    hu_threshold: float = typer.Option(300.0, "--hu-threshold", help="Bone threshold for CT input (Hounsfield units)."),
+    smooth: int = typer.Option(10, "--smooth", min=0, help="Taubin smoothing iterations of the STL."),
+    decimate: Optional[float] = typer.Option(None, "--decimate", help="Keep about this fraction of the STL faces (0-1)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty output folder."),
+) -> None:
+    """Complete a defective skull: completed skull, implant, watertight STL (LPS mm), preview and report."""
+    from skullvae.completion.pipeline import CompletionOptions
+
+    opts = CompletionOptions(mode=mode.value, model=model, device=device.value, defect_type=defect_type,
+                             gamma=gamma, samples=samples, align=align.value, hu_threshold=hu_threshold,
+                             smooth=smooth, decimate=decimate)
+    if input_dir is not None or output_dir is not None:
+        if input_path is not None or output is not None:
+            raise SkullVAEError("use either INPUT [-o OUT] or --input-dir IN --output-dir OUT, not both")
+        if input_dir is None or output_dir is None:
+            raise SkullVAEError("batch mode needs both --input-dir and --output-dir")
+        failed = _complete_batch(input_dir, output_dir, opts, overwrite)
+        raise typer.Exit(1 if failed else 0)
+    if input_path is None:
+        raise SkullVAEError("missing INPUT (or --input-dir/--output-dir for a batch)")
+    report = _complete_one(input_path, output, opts, overwrite, show_progress=True)
+    _print_summary(report)
+
+
+def _complete_one(input_path: Path, output: Optional[Path], opts, overwrite: bool, show_progress: bool) -> dict:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from skullvae.completion.pipeline import complete_case
+
+    stages = ["read", "preprocess", "complete", "implant", "mesh", "write"]
+    if not show_progress:
+        return complete_case(input_path, output, opts, overwrite=overwrite)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
+        task = bar.add_task("reading", total=len(stages))
+
+        def step(name: str) -> None:
+            bar.update(task, completed=stages.index(name), description=f"{name}")
+
+        report = complete_case(input_path, output, opts, overwrite=overwrite, progress=step)
+        bar.update(task, completed=len(stages))
+    return report
+
+
+def _print_summary(report: dict) -> None:
+    from rich.console import Console
+
+    console = Console()
+    imp, mesh = report["implant"], report["mesh"]
+    console.print(
+        f"[bold]{report['mode']}[/bold] completion → {report['output_dir']}\n"
+        f"  implant {imp['volume_cm3']:.2f} cm³, size {' × '.join(f'{s:.0f}' for s in imp['size_mm'])} mm; "
+        f"STL {mesh['faces']} faces, watertight={mesh['watertight']}; {report['timings_s']['total']:.1f} s"
+    )
+
+
+def _batch_inputs(input_dir: Path) -> list[Path]:
+    from skullvae.io.formats import VOLUME_EXTENSIONS
+
+    if not input_dir.is_dir():
+        raise SkullVAEError(f"no such folder: {input_dir}")
+    items = []
+    for p in sorted(input_dir.iterdir()):
+        if p.name.startswith("."):
+            continue
+        if p.is_file() and p.name.lower().endswith(VOLUME_EXTENSIONS) and not p.name.lower().endswith(".raw"):
+            items.append(p)
+        elif p.is_dir() and any(q.is_file() for q in p.iterdir()):
+            items.append(p)  # a DICOM series folder
+    if not items:
+        raise SkullVAEError(f"no volumes found in {input_dir}")
+    return items
+
+
+def _complete_batch(input_dir: Path, output_dir: Path, opts, overwrite: bool) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from skullvae.completion.pipeline import load_completion_model, resolve_device
+    from skullvae.io.formats import volume_stem
+
+    inputs = _batch_inputs(input_dir)
+    if opts.mode != "mirror":
+        opts.model = load_completion_model(opts.model, resolve_device(opts.device))
+    console = Console(stderr=True)
+    rows = []
+    implants = output_dir / "implants"
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task("completing", total=len(inputs))
+        for path in inputs:
+            bar.update(task, description=path.name)
+            case_dir = output_dir / volume_stem(path)
+            try:
+                report = _complete_one(path, case_dir, opts, overwrite, show_progress=False)
+                _link_implant(case_dir / report["outputs"]["implant"], implants / _implant_name(path, report), overwrite)
+                rows.append((path.name, "ok", f"{report['implant']['volume_cm3']:.2f}", f"{report['timings_s']['total']:.1f}"))
+            except SkullVAEError as exc:
+                rows.append((path.name, f"failed: {exc}", "", ""))
+            except Exception as exc:  # one broken case must not stop the batch
+                rows.append((path.name, f"failed: {type(exc).__name__}: {exc}", "", ""))
+            bar.advance(task)
+    table = Table(title=f"skullvae complete: {len(inputs)} cases → {output_dir}")
+    for col in ("input", "status", "implant cm³", "time s"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+    failed = sum(1 for r in rows if r[1] != "ok")
+    if failed:
+        console.print(f"skullvae: {failed} of {len(inputs)} cases failed")
+    return failed
+
+
+def _implant_name(path: Path, report: dict) -> str:
+    ext = report["outputs"]["implant"][len("implant"):]
+    from skullvae.io.formats import volume_stem
+
+    return volume_stem(path) + ext
+
+
+def _link_implant(src: Path, dst: Path, overwrite: bool) -> None:
+    """AutoImplant convention: ``implants/<input name>`` (a hard link when possible)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if dst.exists():
+        if not overwrite:
+            raise SkullVAEError(f"output exists: {dst} (pass --overwrite to replace it)")
+        dst.unlink()
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+def export_stl(
+    mask: Path = typer.Argument(..., help="Binary mask volume (non-zero = inside)."),
+    out: Path = typer.Argument(..., help="Output .stl (LPS millimetres, as 3D Slicer reads it)."),
+    smooth: int = typer.Option(10, "--smooth", min=0, help="Taubin smoothing iterations."),
+    decimate: Optional[float] = typer.Option(None, "--decimate", help="Keep about this fraction of the faces (0-1)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing STL."),
+) -> None:
+    """Mesh any mask into a watertight STL in physical LPS millimetres."""
+    from rich.console import Console
+
+    from skullvae.implant.mesh import mask_to_mesh, write_stl
+    from skullvae.io.atomic import check_writable
+    from skullvae.io.readers import read_volume
+    from skullvae.preprocessing.crop import crop, nonzero_bbox
+    from skullvae.preprocessing.intensity import input_kind
+
+    if out.suffix.lower() != ".stl":
+        raise SkullVAEError(f"output must end in .stl: {out.name}")
+    check_writable(out, overwrite)
+    volume = read_volume(mask)
+    if input_kind(volume) != "mask":
+        raise SkullVAEError(f"{mask.name} is not a binary mask (more than two values)")
+    box = nonzero_bbox(volume.array)
+    if box is None:
+        raise SkullVAEError(f"{mask.name} is empty: no non-zero voxels to mesh")
+    mesh = mask_to_mesh(crop(volume, *box), smooth_iterations=smooth, decimate=decimate)
+    write_stl(mesh, out, overwrite=overwrite)
+    Console().print(f"wrote {out}: {len(mesh.faces)} faces, watertight={mesh.is_watertight}, "
+                    f"volume {abs(mesh.volume) / 1000:.2f} cm³")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to app."""
+    app.command("complete")(complete)
+    app.command("export-stl")(export_stl)

@@ -77,10 +77,9 @@ def metrics(
             raise SkullVAEError(
                 f"{label} {path.name} is not a binary mask (values {volume.array.min():g} … {volume.array.max():g})"
             )
+        if label != "prediction" and not volume.array.any():
+            raise SkullVAEError(f"{label} {path.name} is an empty mask")
         volumes[label] = volume
-    for label in ("ground truth", "defective skull"):
-        if not volumes[label].array.any():
-            raise SkullVAEError(f"{label} {Path((gt if label == 'ground truth' else defective)).name} is an empty mask")
     scores = evaluate_implant(volumes["prediction"], volumes["ground truth"], volumes["defective skull"],
                               margin_mm=margin_mm)
     notes = []
@@ -121,6 +120,7 @@ def preview(
     """Write axial, coronal and sagittal slices with coloured overlays to a PNG."""
     from skullvae.io import read_volume
     from skullvae.io.atomic import check_writable
+    from skullvae.io.formats import volume_stem
     from skullvae.viz import render_preview
 
     if output.suffix.lower() != ".png":
@@ -140,8 +140,6 @@ def preview(
             raise SkullVAEError(f"overlay {path.name} is not a binary mask")
         if not mask.array.any():
             raise SkullVAEError(f"overlay {path.name} is an empty mask: nothing to show")
-        from skullvae.io.formats import volume_stem
-
         named.append((labels[n] if n < len(labels) else volume_stem(path), mask))
     written = render_preview(base, named, output, title=title or volume.name, fov_mm=fov_mm, overwrite=overwrite)
     typer.echo(f"wrote {written}")

@@ -2,9 +2,9 @@
 
 Maximises ``log p(x | z) + log N(z; 0, I)`` with a data term that does not
 penalise adding bone where the defect is: full binary cross-entropy where the
-input has bone and far from the skull (clear background, > ``far_mm``), and only a
-weak weight (``near_weight``) on empty voxels near the skull, where a defect may
-be. Starts at ``enc(x)`` (+ γ·DEV when available); a fixed number of Adam steps.
+input has bone and far from the skull (clear background, > ``far_mm``, which must
+exceed the radius of the largest defect), and ``near_weight`` (default 0) on empty
+voxels near the skull, where a defect may be. Starts at ``enc(x)`` (+ γ·DEV when available); a fixed number of Adam steps.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from scipy import ndimage
 from skullvae.completion.dev import decode_probability, encode_grid
 
 
-def data_weights(grid_array: np.ndarray, voxel_mm: float, far_mm: float = 30.0, near_weight: float = 0.02) -> np.ndarray:
+def data_weights(grid_array: np.ndarray, voxel_mm: float, far_mm: float = 40.0, near_weight: float = 0.0) -> np.ndarray:
     """Per-voxel weights of the data term (1 on bone and far background, small near bone)."""
     bone = grid_array >= 0.5
     dist = ndimage.distance_transform_edt(~bone, sampling=voxel_mm)
@@ -32,7 +32,7 @@ def _decoder(model):
 
 
 def complete_optimize(model, grid_array: np.ndarray, voxel_mm: float, steps: int = 60, lr: float = 0.05,
-                      init_dev=None, gamma: float = 1.0, far_mm: float = 30.0, near_weight: float = 0.02,
+                      init_dev=None, gamma: float = 1.0, far_mm: float = 40.0, near_weight: float = 0.0,
                       prior_weight: float = 1.0):
     """Completed-skull probability by latent optimisation.
 

@@ -27,7 +27,7 @@ def write_preview(path: str | os.PathLike, defective: np.ndarray, implant_full_b
         implant_full_box: ``(array, lo, hi)`` of the implant box in the input grid.
         implant_center: index of the implant centre in the input grid.
         spacing: voxel size (for the aspect ratio).
-        mesh: the implant mesh for the 3D panel (optional).
+        mesh: ``(vertices, faces)`` of the implant for the 3D panel (optional).
         context_points: bone points (LPS mm) drawn around the mesh.
         title: figure title.
 
@@ -61,7 +61,7 @@ def write_preview(path: str | os.PathLike, defective: np.ndarray, implant_full_b
         ax.set_axis_off()
     ax3 = fig.add_subplot(1, 4, 4, projection="3d")
     if mesh is not None:
-        draw_mesh(ax3, mesh.vertices, mesh.faces, context=context_points)
+        draw_mesh(ax3, mesh[0], mesh[1], context=context_points)
         ax3.set_title("implant (LPS mm)")
     fig.suptitle(title)
     fig.tight_layout()

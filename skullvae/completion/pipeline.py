@@ -158,6 +158,9 @@ def _staging(out_dir: Path):
     """A temporary folder beside ``out_dir`` that replaces it on success."""
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; give it normal folder permissions
     try:
         yield tmp
         old = None
@@ -227,7 +230,8 @@ def complete_case(input_path: str | os.PathLike, out_dir: str | os.PathLike | No
     completion = run_completion(case, opts, model)
     lap("complete")
     step("implant")
-    implant = extract_implant(completion.probability, completion.frame, completion.defective, case.mask)
+    implant = extract_implant(completion.probability, completion.frame, completion.defective, case.mask,
+                              core_mm=completion.core_mm)
     lap("implant")
     step("mesh")
     mesh = mask_to_mesh(implant.cropped, smooth_iterations=opts.smooth, decimate=opts.decimate)
@@ -248,7 +252,7 @@ def _write_outputs(tmp: Path, ext: str, volume: Volume, case: PreparedCase, comp
     from concurrent.futures import ThreadPoolExecutor
 
     from skullvae.completion.outputs import write_preview
-    from skullvae.implant.mesh import write_stl
+    from skullvae.implant.mesh import preview_mesh, write_stl
 
     implant_full = implant.full(np.uint8)
     completed = case.mask.array.astype(np.uint8)  # the cleaned defective bone
@@ -270,8 +274,10 @@ def _write_outputs(tmp: Path, ext: str, volume: Volume, case: PreparedCase, comp
             prob[case.mask.array] = 0.0
             jobs.append(pool.submit(write_volume, Volume(prob, *geometry), tmp / f"implant_probability{ext}"))
         write_stl(mesh, tmp / "implant.stl")
+        coarse = preview_mesh(implant.cropped, len(mesh.faces))
         write_preview(tmp / "preview.png", case.mask.array, (implant.array, implant.lo, implant.hi), center,
-                      volume.spacing, mesh, _near(context, mesh.bounds, 60.0), title=f"skullvae complete --mode {completion.mode}")
+                      volume.spacing, coarse, _near(context, mesh.bounds, 40.0),
+                      title=f"skullvae complete --mode {completion.mode}: implant {implant.volume_cm3:.1f} cm³")
         for job in jobs:
             job.result()
 

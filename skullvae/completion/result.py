@@ -21,6 +21,7 @@ class Completion:
         implant_probability: optional per-voxel implant probability from
             sampling (``--samples``), shape ``frame.grid``.
         info: mode-specific summary for the report (JSON-serialisable).
+        core_mm: defect-core distance for implant extraction (None = default).
     """
 
     mode: str
@@ -29,3 +30,4 @@ class Completion:
     defective: np.ndarray
     implant_probability: np.ndarray | None = None
     info: dict = field(default_factory=dict)
+    core_mm: float | None = None

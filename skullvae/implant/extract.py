@@ -74,7 +74,7 @@ class Implant:
 
 
 def defect_region(probability: np.ndarray, defective: np.ndarray, frame: GridFrame,
-                  core_mm: float | None = None, min_fraction: float = 0.1) -> np.ndarray:
+                  core_mm: float | None = None, min_fraction: float = 0.2) -> np.ndarray:
     """The grid voxels that belong to the defect (completed, not defective, near a core).
 
     Args:
@@ -82,14 +82,16 @@ def defect_region(probability: np.ndarray, defective: np.ndarray, frame: GridFra
         defective: defective bone fraction in ``frame``.
         frame: the completion frame.
         core_mm: minimum distance from defective bone of a core voxel
-            (default: max(4 mm, 1.5 grid voxels)).
+            (default: max(6 mm, 1.5 grid voxels)). Larger values ignore larger
+            disagreements between completion and input (e.g. skull asymmetry for
+            the mirror baseline) but need larger defects.
         min_fraction: core components smaller than this fraction of the largest are dropped.
 
     Returns:
         Boolean grid array (empty when no defect was found).
     """
     vox = frame.voxel_mm
-    core_mm = max(4.0, 1.5 * vox) if core_mm is None else core_mm
+    core_mm = max(6.0, 1.5 * vox) if core_mm is None else core_mm
     candidate = (probability > 0.5) & (defective < 0.5)
     if not candidate.any():
         return candidate
@@ -128,7 +130,7 @@ def extract_implant(
     defective_grid: np.ndarray,
     mask: Volume,
     threshold: float = 0.5,
-    min_fraction: float = 0.1,
+    min_fraction: float = 0.2,
     core_mm: float | None = None,
 ) -> Implant:
     """Compute the implant at the resolution of ``mask``.
@@ -143,7 +145,7 @@ def extract_implant(
         core_mm: see :func:`defect_region`.
 
     Returns:
-        The :class:`Implant`.
+        The :class:`Implant` (its box is the implant's bounding box plus 2 voxels).
 
     Raises:
         SkullVAEError: no implant region was found (the skull looks complete).
@@ -154,21 +156,51 @@ def extract_implant(
     region = ndimage.binary_dilation(region, _FULL)
     lo, hi = _region_box(region, frame, mask, margin=3)
     ref = geometry_only(mask, lo, hi)
-    bone = from_grid(probability, frame, ref, "linear") > threshold
-    bone &= from_grid(region.astype(np.float32), frame, ref, "linear") > 0.5
+    # One resampling: the probability restricted to the defect region.
+    bone = from_grid(np.where(region, probability, 0.0).astype(np.float32), frame, ref, "linear") > threshold
     defective = np.asarray(mask.array[tuple(slice(a, b) for a, b in zip(lo, hi))], dtype=bool)
     implant = _clean(bone, defective, min_fraction)
     if not implant.any():
         raise SkullVAEError("no defect found: the implant is empty after clean-up")
-    return Implant(implant, lo, hi, mask)
+    from skullvae.preprocessing.crop import nonzero_bbox
+
+    sub_lo, sub_hi = nonzero_bbox(implant, margin=2)  # type: ignore[misc]
+    implant = implant[tuple(slice(a, b) for a, b in zip(sub_lo, sub_hi))]
+    return Implant(np.ascontiguousarray(implant), lo + sub_lo, lo + sub_hi, mask)
+
+
+def _dilate(a: np.ndarray) -> np.ndarray:
+    """Dilation by the 6-neighbourhood (shifted ORs: much faster than scipy for big boxes)."""
+    out = a.copy()
+    out[1:] |= a[:-1]
+    out[:-1] |= a[1:]
+    out[:, 1:] |= a[:, :-1]
+    out[:, :-1] |= a[:, 1:]
+    out[:, :, 1:] |= a[:, :, :-1]
+    out[:, :, :-1] |= a[:, :, 1:]
+    return out
+
+
+def _erode(a: np.ndarray) -> np.ndarray:
+    """Erosion by the 6-neighbourhood (the box border counts as foreground)."""
+    return ~_dilate(~a)
+
+
+def _fill_holes(a: np.ndarray) -> np.ndarray:
+    """Fill background cavities not connected to the box border (faster than binary_fill_holes)."""
+    labels, n = ndimage.label(~a, structure=_FACE)
+    if n <= 1:
+        return a
+    border = np.unique(np.concatenate([labels[[0, -1]].ravel(), labels[:, [0, -1]].ravel(), labels[:, :, [0, -1]].ravel()]))
+    return a | ~np.isin(labels, border)
 
 
 def _clean(bone: np.ndarray, defective: np.ndarray, min_fraction: float) -> np.ndarray:
     """Full-resolution clean-up inside the box (see the module docstring)."""
-    near = ndimage.binary_dilation(defective, _FACE)
+    near = _dilate(defective)
     implant = bone & ~near
-    implant = ndimage.binary_opening(implant, _FACE)
-    rim = ndimage.binary_dilation(near, _FACE)
+    implant = _dilate(_erode(implant))  # opening
+    rim = _dilate(near)
     labels, n = ndimage.label(implant, structure=_FACE)
     if n == 0:
         return implant
@@ -179,8 +211,9 @@ def _clean(bone: np.ndarray, defective: np.ndarray, min_fraction: float) -> np.n
         return np.zeros_like(implant)
     largest = sizes[touching].max()
     keep = touching[sizes[touching] >= min_fraction * largest]
-    implant = np.isin(labels, keep)
-    implant = ndimage.binary_fill_holes(implant)
-    implant |= ndimage.binary_dilation(implant, _FACE) & near  # close the one-voxel rim gap
+    lut = np.zeros(n + 1, bool)
+    lut[keep] = True
+    implant = _fill_holes(lut[labels])
+    implant |= _dilate(implant) & near  # close the one-voxel rim gap
     implant &= ~defective
     return implant

@@ -25,11 +25,13 @@ from skullvae.io.volume import Volume
 def _march(mask: np.ndarray, step: int, presmooth: float):
     from skimage.measure import marching_cubes
 
-    padded = np.pad(mask.astype(np.float32), 1)
+    # Pad with ``step`` empty layers (and round up to whole steps) so every surface closes.
+    pad = [(step, step + (-(n + 2 * step - 1)) % step) for n in mask.shape]
+    padded = np.pad(mask.astype(np.float32), pad)
     if presmooth > 0:
         padded = ndimage.gaussian_filter(padded, presmooth)
     verts, faces, _, _ = marching_cubes(padded, level=0.5, step_size=step, allow_degenerate=False)
-    return verts - 1.0, faces  # undo the padding
+    return verts - float(step), faces  # undo the padding
 
 
 def mask_to_mesh(mask: Volume, smooth_iterations: int = 10, decimate: float | None = None, presmooth: float = 0.5):
@@ -63,9 +65,26 @@ def mask_to_mesh(mask: Volume, smooth_iterations: int = 10, decimate: float | No
             verts, faces = _march(array, step, presmooth)
     mesh = trimesh.Trimesh(vertices=mask.index_to_physical(verts), faces=faces, process=True)
     if smooth_iterations > 0:
-        trimesh.smoothing.filter_taubin(mesh, lamb=0.5, nu=-0.53, iterations=int(smooth_iterations))
+        # trimesh subtracts nu on odd passes: 0 < 1/lamb - 1/nu < 0.1 keeps the volume.
+        trimesh.smoothing.filter_taubin(mesh, lamb=0.5, nu=0.52, iterations=int(smooth_iterations))
     _make_watertight(mesh)
     return mesh
+
+
+def preview_mesh(mask: Volume, n_faces: int, max_faces: int = 15_000):
+    """A coarse, unsmoothed mesh of ``mask`` for drawing (about ``max_faces`` faces).
+
+    Args:
+        mask: binary volume with geometry.
+        n_faces: face count of the full-resolution mesh (sets the step size).
+        max_faces: wanted face count.
+
+    Returns:
+        ``(vertices in LPS mm, faces)``.
+    """
+    step = max(1, int(np.ceil(np.sqrt(n_faces / max_faces))))
+    verts, faces = _march(np.asarray(mask.array) != 0, step, 0.5 if step == 1 else 1.0)
+    return mask.index_to_physical(verts), faces
 
 
 def _make_watertight(mesh) -> None:

@@ -38,7 +38,9 @@ def read_volume(path: str | os.PathLike, dicom_irregular: str = "resample") -> V
         from skullvae.io.dicom import read_dicom_series
 
         return read_dicom_series(path, irregular=dicom_irregular)
-    volume_extension(path)
+    ext = volume_extension(path)
+    if ext in (".nii", ".nii.gz"):
+        _check_nifti_complete(path, ext)
     with _unambiguous_name(path) as name:
         return _read_file(path, name)
 
@@ -69,6 +71,34 @@ def _read_file(path: Path, name: Path) -> Volume:
     if volume.array.dtype.kind == "f" and not np.all(np.isfinite(volume.array)):
         raise SkullVAEError(f"{path.name} contains NaN or infinite values")
     return volume
+
+
+def _check_nifti_complete(path: Path, ext: str) -> None:
+    """Refuse a truncated or corrupt NIfTI file (ITK silently zero-fills missing data)."""
+    import gzip
+    import zlib
+
+    import nibabel as nib
+
+    try:
+        header = nib.load(str(path)).header
+        # Single-file NIfTI: data start at vox_offset, never inside the header (+4 extension bytes).
+        offset = max(int(header.get_data_offset()), int(header["sizeof_hdr"]) + 4)
+        needed = offset + int(np.prod(header.get_data_shape(), dtype=np.int64)) * int(header.get_data_dtype().itemsize)
+    except Exception as exc:  # noqa: BLE001 - any parse failure means a corrupt header
+        raise SkullVAEError(f"cannot read {path.name}: corrupt or not a NIfTI file ({_first_line(exc)})") from None
+    if ext == ".nii":
+        have = path.stat().st_size
+    else:
+        have = 0
+        try:
+            with gzip.open(path, "rb") as stream:
+                while chunk := stream.read(1 << 24):
+                    have += len(chunk)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise SkullVAEError(f"cannot read {path.name}: corrupt gzip data ({_first_line(exc)})") from None
+    if have < needed:
+        raise SkullVAEError(f"cannot read {path.name}: file is truncated ({have} of {needed} bytes)")
 
 
 @contextlib.contextmanager

@@ -108,10 +108,12 @@ class Volume:
         """True when every value is 0 or 1 (or the array is boolean)."""
         if self.array.dtype == bool:
             return True
+        if self.array.dtype.kind in "iu":  # min/max: one fast pass, no sort
+            return bool(self.array.min() >= 0 and self.array.max() <= 1)
         values = np.unique(self.array[:: max(1, self.array.shape[0] // 64)])
         if not np.all(np.isin(values, (0, 1))):
             return False
-        return bool(np.all(np.isin(np.unique(self.array), (0, 1))))
+        return bool(np.all((self.array == 0) | (self.array == 1)))
 
     def mask(self) -> np.ndarray:
         """Boolean view of a binary volume (non-zero voxels)."""

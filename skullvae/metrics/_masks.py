@@ -35,13 +35,23 @@ def as_masks(*items, spacing=None, names=None) -> tuple[list[np.ndarray], tuple[
     if spacing is None:
         spacing = volumes[0][1].spacing if volumes else (1.0, 1.0, 1.0)
     spacing = tuple(float(s) for s in np.broadcast_to(np.asarray(spacing, dtype=np.float64), (3,)))
-    masks = [np.asarray(item.array if isinstance(item, Volume) else item) != 0 for item in items]
+    masks = [_as_bool(item.array if isinstance(item, Volume) else item) for item in items]
     for name, mask in zip(names, masks):
         if mask.shape != masks[0].shape:
             raise SkullVAEError(f"{name} has shape {mask.shape}, expected {masks[0].shape}")
         if mask.ndim != 3:
             raise SkullVAEError(f"{name} is {mask.ndim}D; a 3D mask is required")
     return masks, spacing
+
+
+def _as_bool(array) -> np.ndarray:
+    """Non-zero mask; a {0, 1} uint8 array is viewed as bool without a copy."""
+    array = np.asarray(array)
+    if array.dtype == bool:
+        return array
+    if array.dtype in (np.uint8, np.int8) and array.size and array.min() >= 0 and array.max() <= 1:
+        return array.view(bool)
+    return array != 0
 
 
 def bounding_box(mask: np.ndarray, margin=(0, 0, 0)) -> tuple[slice, ...] | None:

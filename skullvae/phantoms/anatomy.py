@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-LENGTH_RANGE = (172.0, 193.0)
+LENGTH_RANGE = (172.0, 190.0)
 BREADTH_RANGE = (132.0, 153.0)
 HEIGHT_RANGE = (122.0, 138.0)
 THICKNESS_RANGE = (4.0, 10.0)
@@ -106,3 +106,10 @@ def sample_parameters(rng: np.random.Generator) -> SkullParameters:
         face_depth=float(rng.uniform(-3.0, 4.0)),
         deform_mm=float(rng.uniform(2.0, 3.5)),
     )
+
+
+def largest_extent_mm() -> tuple[np.ndarray, np.ndarray]:
+    """Nominal bounding box of the largest skull :func:`sample_parameters` can draw."""
+    low = np.array([-BREADTH_RANGE[1] / 2.0, -0.5 * LENGTH_RANGE[1] - 2.0, ALVEOLAR_Z - 2.0])
+    high = np.array([BREADTH_RANGE[1] / 2.0, 0.5 * LENGTH_RANGE[1], BASION_Z + HEIGHT_RANGE[1]])
+    return low, high

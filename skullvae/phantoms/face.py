@@ -94,7 +94,7 @@ def face_parts(p: SkullParameters) -> list[Primitive]:
         *mirrored(lambda s: capsule("add", (s * (zw - 3.0), y_ear - 14.0, 2.0), (s * (wall - 4.0), y_ear - 7.0, 3.0), 3.6, "arch root", 0.55)),
     ]
     cuts = [
-        *mirrored(lambda s: ellipsoid("cut", (s * 31.0, f + 21.0 + fd, 16.0), (17.5, 26.0, 16.5), "orbit")),
+        *mirrored(lambda s: ellipsoid("cut", (s * 30.0, f + 18.0 + fd, 16.0), (19.5, 26.0, 18.0), "orbit")),
         ellipsoid("cut", (0.0, f + fd + 38.0, -1.0), (10.5, 30.0, 25.0), "nasal cavity", power=4.0),
         _nasal_aperture(p),
         *mirrored(lambda s: ellipsoid("cut", (s * 26.0, f + 33.0 + fd, -11.0), (12.0, 15.0, 12.5), "maxillary sinus")),

@@ -20,12 +20,12 @@ import numpy as np
 
 from skullvae.errors import SkullVAEError
 from skullvae.io.volume import Volume
-from skullvae.phantoms.anatomy import SkullParameters, sample_parameters
+from skullvae.phantoms.anatomy import SkullParameters, largest_extent_mm, sample_parameters
 from skullvae.phantoms.fields import smooth_field
 from skullvae.phantoms.face import base_parts, face_parts
 from skullvae.phantoms.primitives import Primitive
 
-_MARGIN_MM = 6.0
+_MARGIN_MM = 3.0
 
 
 def synth_skull(seed: int, shape: int = 256, spacing: float = 0.8, max_rotation_deg: float = 0.0) -> Volume:
@@ -53,18 +53,43 @@ def synth_skull(seed: int, shape: int = 256, spacing: float = 0.8, max_rotation_
     params = sample_parameters(rng)
     rotation = _random_rotation(rng, max_rotation_deg)
     low, high = params.extent_mm()
-    fov = np.asarray(dims, dtype=np.float64) * spacing
-    need = _rotated_extent(high - low, rotation) + 2 * _MARGIN_MM
-    if np.any(need > fov):
-        raise SkullVAEError(
-            f"field of view {_fmt(fov)} mm (shape × spacing) is too small for this skull "
-            f"(needs about {_fmt(need)} mm); increase --shape or --spacing"
-        )
+    fov = _check_fov(high - low, rotation, dims, spacing)
     coords = _Coords(rng, dims, float(spacing), rotation, (low + high) / 2.0, params.deform_mm)
     bone = _build_bone(coords, params, rng)
     bone = _centre(bone, fov)
     origin = -(np.asarray(dims, dtype=np.float64) - 1.0) / 2.0 * spacing
     return Volume(bone.astype(np.uint8), (float(spacing),) * 3, origin, np.eye(3))
+
+
+def check_field_of_view(shape, spacing: float, max_rotation_deg: float = 0.0) -> None:
+    """Refuse a grid too small for the largest skull :func:`synth_skull` can make.
+
+    Args:
+        shape: grid size (int or three ints).
+        spacing: voxel size in mm.
+        max_rotation_deg: largest random rotation.
+
+    Raises:
+        SkullVAEError: with the field of view needed.
+    """
+    dims = _as_dims(shape)
+    low, high = largest_extent_mm()
+    angle = np.deg2rad(max_rotation_deg)
+    # Worst case over rotation axes: every extent may pick up the others' sine share.
+    size = high - low
+    worst = size * np.cos(angle) + (size.sum() - size) * np.sin(angle)
+    _check_fov(np.maximum(size, worst), np.eye(3), dims, spacing)
+
+
+def _check_fov(size, rotation, dims, spacing) -> np.ndarray:
+    fov = np.asarray(dims, dtype=np.float64) * spacing
+    need = _rotated_extent(np.asarray(size), rotation) + 2 * _MARGIN_MM
+    if np.any(need > fov):
+        raise SkullVAEError(
+            f"field of view {_fmt(fov)} mm (shape × spacing) is too small for a skull "
+            f"(needs about {_fmt(need)} mm); increase --shape or --spacing"
+        )
+    return fov
 
 
 class _Coords:
@@ -121,7 +146,9 @@ def _vault_distance(X, Y, Z, p: SkullParameters) -> np.ndarray:
     v = Y / np.where(Y < 0, np.float32(p.front), np.float32(p.back))
     w = zc / np.where(zc > 0, np.float32(p.vertex_z - p.equator_z), np.float32(p.lower_half_height))
     u2, v2, w2 = u * u, v * v, w * w
-    r = 0.55 * np.sqrt(u2 + v2 + w2) + 0.45 * np.sqrt(np.sqrt(u2 * u2 + v2 * v2 + w2 * w2))
+    # Boxy in the coronal plane (near-vertical side walls, flat top), oval from above.
+    s = 0.45 * np.sqrt(u2 + w2) + 0.55 * np.sqrt(np.sqrt(u2 * u2 + w2 * w2))
+    r = np.sqrt(s * s + v2)
     radius = np.sqrt(X * X + Y * Y + zc * zc)
     return radius * (1.0 - 1.0 / np.maximum(r, 1e-3))
 

@@ -54,11 +54,11 @@ def clean_mask(
     from skullvae.preprocessing.crop import nonzero_bbox
 
     spacing = np.asarray(spacing, dtype=float)
-    box = nonzero_bbox(mask)
-    if box is None:
+    bbox = nonzero_bbox(mask)
+    if bbox is None:
         raise SkullVAEError("no bone left after cleaning the mask")
     full_mask = mask
-    mask = mask[tuple(slice(a, b) for a, b in zip(*box))]
+    mask = mask[tuple(slice(a, b) for a, b in zip(*bbox))]
     factor = max(1, int(round(1.2 / float(spacing.min()))))
     coarse = _block_max(mask, factor)
     labels, n = ndimage.label(coarse, structure=np.ones((3, 3, 3), bool))
@@ -75,7 +75,7 @@ def clean_mask(
             info["removed_table_like"] += 1
     if drop.any():
         full_mask = full_mask.copy()
-        mask = full_mask[tuple(slice(a, b) for a, b in zip(*box))]  # a view: edits reach the copy
+        mask = full_mask[tuple(slice(a, b) for a, b in zip(*bbox))]  # a view: edits reach the copy
     for i in np.flatnonzero(drop):
         box = boxes[i]
         sub = labels[box] == i + 1

@@ -36,6 +36,8 @@ def input_kind(volume: Volume) -> str:
     if np.unique(arr[::step]).size > 2:
         return "ct"
     lo, hi = arr.min(), arr.max()
+    if lo == hi:
+        return "mask" if lo in (0, 1, 255) else "ct"
     if lo != 0 and hi != 0:
         return "ct"
     other = hi if lo == 0 else lo

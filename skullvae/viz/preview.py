@@ -105,7 +105,10 @@ def render_rows(
     axes = fig.subplots(len(rows), 3, squeeze=False)
     handles: dict[str, object] = {}
     for row_axes, row in zip(axes, rows):
-        name, volume, overlays, slices = (tuple(row) + ((), None))[:4]
+        row = tuple(row)
+        if not 2 <= len(row) <= 4:
+            raise SkullVAEError("each preview row is (name, volume[, overlays[, slices]])")
+        name, volume, overlays, slices = row + ((), None)[len(row) - 2:]
         handles.update(_draw_row(row_axes, volume, _named(overlays), slices, fov_mm, name))
     if title:
         fig.suptitle(title, fontsize=13)
@@ -286,6 +289,11 @@ def _draw_row(axes, volume: Volume, overlays, slices, fov_mm, row_name):
             rgba = np.zeros(layer.shape + (4,), dtype=np.float32)
             rgba[layer] = to_rgba(OVERLAY_COLOURS[n % len(OVERLAY_COLOURS)], OVERLAY_ALPHA)
             ax.imshow(rgba, extent=extent, origin=origin, interpolation="nearest", aspect="equal")
+            if layer.any() and not layer.all():
+                xs = lo[h] + spacing[h] * np.arange(layer.shape[1])
+                ys = lo[v] + spacing[v] * np.arange(layer.shape[0])
+                ax.contour(xs, ys, layer.astype(np.float32), levels=[0.5], linewidths=0.9,
+                           colors=[OVERLAY_COLOURS[n % len(OVERLAY_COLOURS)]])
         if fov_mm:
             half = fov_mm / 2.0
             ax.set_xlim(centre_mm[h] - half, centre_mm[h] + half)

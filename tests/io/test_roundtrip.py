@@ -104,3 +104,13 @@ def test_volume_stem():
     assert volume_stem("x.MHA") == "x"
     with pytest.raises(SkullVAEError, match="unknown volume format"):
         volume_stem("x.png")
+
+
+@pytest.mark.parametrize("ext", [".nii", ".nii.gz"])
+def test_truncated_nifti_refused(tmp_path, ext):
+    """ITK zero-fills a truncated NIfTI silently; the reader must refuse it."""
+    path = write_volume(_volume(np.int16), tmp_path / f"t{ext}")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+    with pytest.raises(SkullVAEError, match="truncated|corrupt"):
+        read_volume(path)

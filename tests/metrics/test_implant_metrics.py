@@ -67,6 +67,7 @@ def test_volumes_carry_their_spacing():
         dice(va, Volume(b.astype(np.uint8), (0.5, 0.5, 1.0)))
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")
 def test_hd95_pools_both_directions_unlike_monai():
     """A far-away blob in one mask: the pooled 95th percentile is not MONAI's max of directed ones."""
     import torch
