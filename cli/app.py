@@ -6,6 +6,7 @@ Each command group lives in its own module and registers itself here. Every
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import typer
@@ -32,8 +33,20 @@ def _register_commands() -> None:
 _register_commands()
 
 
+def _setup_logging() -> None:
+    """Library warnings become one ``skullvae: warning: ...`` line on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("skullvae: %(levelname)s: %(message)s"))
+    root = logging.getLogger("skullvae")
+    if not root.handlers:
+        root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.addLevelName(logging.WARNING, "warning")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point with user-error handling."""
+    _setup_logging()
     try:
         app(args=argv, prog_name="skullvae")
     except SkullVAEError as exc:

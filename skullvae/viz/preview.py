@@ -261,7 +261,7 @@ def _draw_row(axes, volume: Volume, overlays, slices, fov_mm, row_name):
         centre = (np.array(base.shape) - 1) / 2.0
     c = np.clip(np.rint(centre).astype(int), 0, np.array(base.shape) - 1)
     vmin, vmax, kind = _display_range(volume)
-    views = [mask_view for mask_view in ((name, view(m)) for name, m in masks)]
+    views = [(name, view(m)) for name, m in masks]
     voxel_ml = float(np.prod(volume.spacing)) / 1000.0
     handles = {}
     for n, (name, m) in enumerate(masks):
