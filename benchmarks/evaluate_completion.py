@@ -39,7 +39,7 @@ def score_case(defective_path: Path, implant_path: Path, opts: CompletionOptions
     try:
         completion = run_completion(case, opts, model)
         implant = extract_implant(completion.probability, completion.frame, completion.defective, case.mask,
-                                  core_mm=completion.core_mm)
+                                  core_mm=completion.core_mm, reconstruction=completion.reconstruction)
         pred = implant.full(np.uint8)
     except SkullVAEError:
         pred = np.zeros(volume.shape, np.uint8)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -32,6 +33,8 @@ Examples:
   skullvae train --stage 1 --data DATA/manifest.json --out runs/s64 --resume
 
   torchrun --nproc_per_node 2 -m skullvae_cli train --stage 1 --data DATA/manifest.json --out runs/ddp
+
+  torchrun --nproc_per_node 2 -m skullvae_cli train --stage 2 --out runs/ddp   (torchrun would eat --run)
 """
 
 
@@ -55,7 +58,7 @@ def train(
     grid: str = typer.Option("64", "--grid", help="Model grid: N or D,H,W."),
     voxel_mm: Optional[float] = typer.Option(None, "--voxel-mm", help="Model voxel size (default: fit the largest skull)."),
     latent_size: int = typer.Option(32, "--latent-size", min=1),
-    channels: str = typer.Option("16,32,64,64", "--channels", help="Encoder channels per level."),
+    channels: str = typer.Option("8,16,32,64", "--channels", help="Encoder channels per level."),
     res_units: int = typer.Option(0, "--res-units", min=0, help="Residual units per level."),
     norm: str = typer.Option("instance", "--norm", help="instance, batch, group or none."),
     shift: int = typer.Option(2, "--shift", min=0, help="Augmentation: random shift up to this many voxels."),
@@ -104,7 +107,8 @@ def train(
         msg += f", held-out Dice (complete) {final['val_dice_complete']:.3f}"
     if "latent" in summary:
         msg += f", KL(q(z)||N(0,I)) ≈ {summary['latent']['kl_moment_matched']:.2f} nats (moment-matched)"
-    console.print(msg)
+    if int(os.environ.get("RANK", "0")) == 0:
+        console.print(msg)
 
 
 def sample(

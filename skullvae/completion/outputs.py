@@ -34,16 +34,15 @@ def write_preview(path: str | os.PathLike, defective: np.ndarray, implant_full_b
     Returns:
         The written path.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     from skullvae.viz.render3d import draw_mesh
 
     arr, lo, hi = implant_full_box
     center = np.asarray(implant_center, int)
-    fig = plt.figure(figsize=(16, 4.4), dpi=90)
+    fig = Figure(figsize=(16, 4.4), dpi=90)  # no pyplot: safe in a worker thread
+    FigureCanvasAgg(fig)
     names = ("sagittal (i)", "coronal (j)", "axial (k)")
     for axis in range(3):
         ax = fig.add_subplot(1, 4, axis + 1)
@@ -67,7 +66,6 @@ def write_preview(path: str | os.PathLike, defective: np.ndarray, implant_full_b
     fig.tight_layout()
     with atomic_path(path, overwrite=True) as tmp:
         fig.savefig(tmp, format="png")
-    plt.close(fig)
     return Path(path)
 
 

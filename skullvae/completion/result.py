@@ -22,6 +22,9 @@ class Completion:
             sampling (``--samples``), shape ``frame.grid``.
         info: mode-specific summary for the report (JSON-serialisable).
         core_mm: defect-core distance for implant extraction (None = default).
+        reconstruction: optional model reconstruction of the *defective* input in
+            the same frame; bone there is model misfit, not defect, and is
+            excluded from the implant.
     """
 
     mode: str
@@ -31,3 +34,4 @@ class Completion:
     implant_probability: np.ndarray | None = None
     info: dict = field(default_factory=dict)
     core_mm: float | None = None
+    reconstruction: np.ndarray | None = None

@@ -25,6 +25,9 @@ from skullvae.io.volume import Volume
 from skullvae.preprocessing.crop import geometry_only
 from skullvae.preprocessing.model_grid import GridFrame, from_grid
 
+#: Implants smaller than this (cm³) are noise, not a defect.
+MIN_IMPLANT_CM3 = 0.5
+
 _FACE = ndimage.generate_binary_structure(3, 1)
 _FULL = np.ones((3, 3, 3), bool)
 
@@ -57,8 +60,12 @@ class Implant:
         return Volume(self.array, ref.spacing, ref.origin, ref.direction)
 
     def full(self, dtype=np.uint8) -> np.ndarray:
-        """The implant on the whole input grid."""
-        out = np.zeros(self.reference.shape, dtype=dtype)
+        """The implant on the whole input grid.
+
+        Fortran order, like the arrays ``read_volume`` returns: writing it back
+        through SimpleITK then needs no transposing copy.
+        """
+        out = np.zeros(self.reference.shape, dtype=dtype, order="F")
         out[self.box] = self.array
         return out
 
@@ -74,7 +81,8 @@ class Implant:
 
 
 def defect_region(probability: np.ndarray, defective: np.ndarray, frame: GridFrame,
-                  core_mm: float | None = None, min_fraction: float = 0.2) -> np.ndarray:
+                  core_mm: float | None = None, min_fraction: float = 0.2,
+                  reconstruction: np.ndarray | None = None) -> np.ndarray:
     """The grid voxels that belong to the defect (completed, not defective, near a core).
 
     Args:
@@ -86,6 +94,9 @@ def defect_region(probability: np.ndarray, defective: np.ndarray, frame: GridFra
             disagreements between completion and input (e.g. skull asymmetry for
             the mirror baseline) but need larger defects.
         min_fraction: core components smaller than this fraction of the largest are dropped.
+        reconstruction: optional model reconstruction of the defective input; where
+            it already has bone the completion merely repeats the model's misfit,
+            so those voxels are not implant candidates.
 
     Returns:
         Boolean grid array (empty when no defect was found).
@@ -93,6 +104,8 @@ def defect_region(probability: np.ndarray, defective: np.ndarray, frame: GridFra
     vox = frame.voxel_mm
     core_mm = max(6.0, 1.5 * vox) if core_mm is None else core_mm
     candidate = (probability > 0.5) & (defective < 0.5)
+    if reconstruction is not None:
+        candidate &= reconstruction < 0.5
     if not candidate.any():
         return candidate
     dist = ndimage.distance_transform_edt(defective < 0.5, sampling=vox)
@@ -132,6 +145,7 @@ def extract_implant(
     threshold: float = 0.5,
     min_fraction: float = 0.2,
     core_mm: float | None = None,
+    reconstruction: np.ndarray | None = None,
 ) -> Implant:
     """Compute the implant at the resolution of ``mask``.
 
@@ -143,6 +157,7 @@ def extract_implant(
         threshold: probability above which the completed skull has bone.
         min_fraction: components smaller than this fraction of the largest are dropped.
         core_mm: see :func:`defect_region`.
+        reconstruction: see :func:`defect_region`.
 
     Returns:
         The :class:`Implant` (its box is the implant's bounding box plus 2 voxels).
@@ -150,7 +165,7 @@ def extract_implant(
     Raises:
         SkullVAEError: no implant region was found (the skull looks complete).
     """
-    region = defect_region(probability, defective_grid, frame, core_mm, min_fraction)
+    region = defect_region(probability, defective_grid, frame, core_mm, min_fraction, reconstruction)
     if not region.any():
         raise SkullVAEError("no defect found: the completed skull adds no bone to the input")
     region = ndimage.binary_dilation(region, _FULL)
@@ -162,6 +177,9 @@ def extract_implant(
     implant = _clean(bone, defective, min_fraction)
     if not implant.any():
         raise SkullVAEError("no defect found: the implant is empty after clean-up")
+    cm3 = np.count_nonzero(implant) * float(np.prod(mask.spacing)) / 1000.0
+    if cm3 < MIN_IMPLANT_CM3:
+        raise SkullVAEError(f"no defect found: the only implant candidate is {cm3:.2f} cm³ (< {MIN_IMPLANT_CM3} cm³)")
     from skullvae.preprocessing.crop import nonzero_bbox
 
     sub_lo, sub_hi = nonzero_bbox(implant, margin=2)  # type: ignore[misc]

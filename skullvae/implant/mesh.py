@@ -1,7 +1,7 @@
 """Implant mask → watertight, smoothed triangle mesh in physical LPS millimetres.
 
 Marching cubes (scikit-image) runs on the mask padded by one voxel (so every
-surface closes), lightly pre-smoothed (σ = 0.5 voxel) to avoid stair steps; vertices
+surface closes), optionally pre-smoothed (Gaussian, off by default); vertices
 are mapped index → LPS mm through the volume's exact geometry (3D Slicer reads
 STL in LPS). Taubin smoothing does not shrink the surface. ``decimate`` lowers the
 resolution by running marching cubes with a larger step (the mesh stays
@@ -27,14 +27,14 @@ def _march(mask: np.ndarray, step: int, presmooth: float):
 
     # Pad with ``step`` empty layers (and round up to whole steps) so every surface closes.
     pad = [(step, step + (-(n + 2 * step - 1)) % step) for n in mask.shape]
-    padded = np.pad(mask.astype(np.float32), pad)
+    padded = np.pad(mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8), pad).astype(np.float32)
     if presmooth > 0:
         padded = ndimage.gaussian_filter(padded, presmooth)
     verts, faces, _, _ = marching_cubes(padded, level=0.5, step_size=step, allow_degenerate=False)
     return verts - float(step), faces  # undo the padding
 
 
-def mask_to_mesh(mask: Volume, smooth_iterations: int = 10, decimate: float | None = None, presmooth: float = 0.5):
+def mask_to_mesh(mask: Volume, smooth_iterations: int = 10, decimate: float | None = None, presmooth: float = 0.0):
     """Mesh the non-zero voxels of ``mask`` in physical LPS millimetres.
 
     Args:
@@ -63,7 +63,8 @@ def mask_to_mesh(mask: Volume, smooth_iterations: int = 10, decimate: float | No
         while len(faces) > target * 1.15 and step < 8:
             step += 1
             verts, faces = _march(array, step, presmooth)
-    mesh = trimesh.Trimesh(vertices=mask.index_to_physical(verts), faces=faces, process=True)
+    # Marching cubes already shares vertices and winds faces consistently: no processing.
+    mesh = trimesh.Trimesh(vertices=mask.index_to_physical(verts), faces=faces, process=False)
     if smooth_iterations > 0:
         # trimesh subtracts nu on odd passes: 0 < 1/lamb - 1/nu < 0.1 keeps the volume.
         trimesh.smoothing.filter_taubin(mesh, lamb=0.5, nu=0.52, iterations=int(smooth_iterations))
@@ -88,16 +89,19 @@ def preview_mesh(mask: Volume, n_faces: int, max_faces: int = 15_000):
 
 
 def _make_watertight(mesh) -> None:
+    """Check (and only if needed, repair) watertightness; orient normals outwards."""
     import trimesh
 
-    mesh.merge_vertices()
-    mesh.update_faces(mesh.nondegenerate_faces())
-    mesh.remove_unreferenced_vertices()
-    if not mesh.is_watertight:
+    if not (mesh.is_watertight and mesh.is_winding_consistent):
+        mesh.merge_vertices()
+        mesh.update_faces(mesh.nondegenerate_faces())
+        mesh.remove_unreferenced_vertices()
         trimesh.repair.fill_holes(mesh)
-    trimesh.repair.fix_normals(mesh, multibody=True)
-    if not mesh.is_watertight:
-        raise SkullVAEError("could not make the implant mesh watertight")
+        trimesh.repair.fix_normals(mesh, multibody=True)
+        if not mesh.is_watertight:
+            raise SkullVAEError("could not make the implant mesh watertight")
+    if mesh.volume < 0:  # consistent but inward (e.g. a mirrored index space)
+        mesh.invert()
 
 
 def write_stl(mesh, path: str | os.PathLike, overwrite: bool = False) -> Path:

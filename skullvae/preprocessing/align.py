@@ -9,8 +9,8 @@ Two steps, both optional:
 * principal axes: the bone's inertia axes, each matched to the nearest current
   patient axis (corrects tilts, keeps the rough orientation);
 * registration to a reference skull in the canonical frame (e.g. the model's
-  decoded posterior-mean skull): the four proper axis-sign choices are scored by
-  overlap, then SimpleITK refines a rigid (Euler 3D) transform.
+  decoded posterior-mean skull): SimpleITK refines a rigid (Euler 3D) transform
+  from each of the four proper axis-sign choices; the best overlap wins.
 """
 
 from __future__ import annotations
@@ -60,15 +60,7 @@ def _dice(a: np.ndarray, b: np.ndarray) -> float:
     return float(2 * np.logical_and(a, b).sum() / denom) if denom else 0.0
 
 
-def _best_sign_flip(grid: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, float]:
-    """Of the four proper axis-sign flips of ``grid``, the one overlapping ``reference`` most."""
-    best, best_dice = np.ones(3), -1.0
-    for signs in ((1, 1, 1), (-1, -1, 1), (-1, 1, -1), (1, -1, -1)):
-        axes = tuple(i for i, s in enumerate(signs) if s < 0)
-        dice = _dice(np.flip(grid, axes) if axes else grid, reference)
-        if dice > best_dice:
-            best, best_dice = np.asarray(signs, dtype=float), dice
-    return best, best_dice
+_SIGN_CHOICES = ((1, 1, 1), (-1, -1, 1), (-1, 1, -1), (1, -1, -1))
 
 
 def _register_rigid(moving: np.ndarray, reference: np.ndarray, frame: GridFrame) -> GridFrame:
@@ -124,12 +116,19 @@ def align_frame(
     array = to_grid(mask, frame)
     info: dict = {"method": method}
     if method == "register" and reference is not None:
-        signs, _ = _best_sign_flip(array, reference)
-        frame = GridFrame(frame.center_mm, frame.voxel_mm, frame.grid, frame.rotation * signs[None, :])
-        axes = tuple(i for i, s in enumerate(signs) if s < 0)
-        array = np.ascontiguousarray(np.flip(array, axes)) if axes else array
-        frame = _register_rigid(array, reference, frame)
-        array = to_grid(mask, frame)
+        # Principal axes fix the axes, not their signs: register each of the four
+        # proper sign choices and keep the best fit (the unflipped one on ties).
+        best = None
+        for signs in _SIGN_CHOICES:
+            flipped = GridFrame(frame.center_mm, frame.voxel_mm, frame.grid, frame.rotation * np.asarray(signs, float)[None, :])
+            axes = tuple(i for i, s in enumerate(signs) if s < 0)
+            moving = np.ascontiguousarray(np.flip(array, axes)) if axes else array
+            candidate = _register_rigid(moving, reference, flipped)
+            sampled = to_grid(mask, candidate)
+            dice = _dice(sampled, reference) - (0.0 if not axes else 0.02)
+            if best is None or dice > best[0]:
+                best = (dice, candidate, sampled)
+        _, frame, array = best
         info["dice_to_reference"] = _dice(array, reference)
     angle = np.degrees(np.arccos(np.clip((np.trace(frame.rotation) - 1) / 2, -1, 1)))
     info["rotation_deg"] = float(angle)

@@ -62,7 +62,8 @@ def clean_mask(
     factor = max(1, int(round(1.2 / float(spacing.min()))))
     coarse = _block_max(mask, factor)
     labels, n = ndimage.label(coarse, structure=np.ones((3, 3, 3), bool))
-    info = {"components": int(n), "removed": 0, "removed_table_like": 0}
+    info = {"components": int(n), "removed": 0, "removed_table_like": 0,
+            "bbox": (bbox[0].tolist(), bbox[1].tolist())}
     if n == 0:
         raise SkullVAEError("no bone left after cleaning the mask")
     sizes = np.bincount(labels.ravel(), minlength=n + 1)[1:]

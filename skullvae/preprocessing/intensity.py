@@ -32,10 +32,12 @@ def input_kind(volume: Volume) -> str:
     arr = volume.array
     if arr.dtype == bool:
         return "mask"
-    step = max(1, arr.shape[0] // 32)
-    if np.unique(arr[::step]).size > 2:
+    steps = tuple(max(1, n // 48) for n in arr.shape)
+    if np.unique(arr[:: steps[0], :: steps[1], :: steps[2]]).size > 2:  # cheap early exit for CT
         return "ct"
     lo, hi = arr.min(), arr.max()
+    if arr.dtype.kind in "ui" and lo == 0 and hi == 1:
+        return "mask"  # an integer array within [0, 1] is {0, 1}
     if lo == hi:
         return "mask" if lo in (0, 1, 255) else "ct"
     if lo != 0 and hi != 0:
@@ -62,7 +64,7 @@ def bone_mask(volume: Volume, hu_threshold: float = DEFAULT_HU_THRESHOLD) -> tup
     kind = input_kind(volume)
     if kind == "mask":
         arr = volume.array
-        if arr.dtype == np.uint8 and arr.max() == 1:
+        if arr.dtype == np.uint8 and arr.max() <= 1:
             mask = arr.view(bool)  # zero-copy; never written to
         else:
             mask = arr != 0

@@ -65,9 +65,13 @@ def load_mask(volume: Volume, hu_threshold: float = DEFAULT_HU_THRESHOLD, clean:
     """
     mask, kind = bone_mask(volume, hu_threshold)
     info: dict = {"input_kind": kind}
+    box = None
     if clean:
         mask, info["cleanup"] = clean_mask(mask, volume.spacing, closing_voxels=1 if kind == "ct" else 0)
-    box = nonzero_bbox(mask)
+        if not info["cleanup"]["removed"] and kind == "mask":  # unchanged: reuse its bone box
+            box = tuple(np.asarray(b) for b in info["cleanup"]["bbox"])
+    if box is None:
+        box = nonzero_bbox(mask)
     assert box is not None  # bone_mask/clean_mask refuse empty masks
     return PreparedCase(volume, Volume(mask, volume.spacing, volume.origin, volume.direction), kind, box, info=info)
 

@@ -50,7 +50,7 @@ def load_caches(manifest_path: str, grid, voxel_mm: float, cache_dir: Path, prog
     return train, None
 
 
-def auto_voxel_mm(manifest_path: str, grid, margin: float = 1.1) -> float:
+def auto_voxel_mm(manifest_path: str, grid, margin: float = 1.07) -> float:
     """Voxel size whose field of view holds the largest training skull plus a margin (0.1 mm steps)."""
     from skullvae.data.manifest import load_manifest
     from skullvae.io.readers import read_volume

@@ -168,6 +168,10 @@ def train_loop(*, name: str, module: torch.nn.Module, forward: ForwardFn, datase
                                                          scheduler=scheduler, objective=objective)
     call = module
     if info.enabled:
+        import warnings
+
+        # channels_last weights with one input channel have ambiguous strides; DDP warns but is correct
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
         call = torch.nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if cuda else None)
     if settings.compile:
         call = torch.compile(call)

@@ -42,7 +42,7 @@ def draw_mesh(ax, vertices, faces, color=(0.85, 0.25, 0.2), context=None, max_fa
     pts = vertices
     if context is not None and len(context):
         context = np.asarray(context, float)
-        ax.scatter(context[:, 0], context[:, 1], context[:, 2], s=0.2, c="0.6", alpha=0.25, depthshade=False)
+        ax.scatter(context[:, 0], context[:, 1], context[:, 2], s=1.0, c="0.55", alpha=0.5, depthshade=False, linewidths=0)
         pts = np.vstack([pts, context])
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     mid, half = (lo + hi) / 2, (hi - lo).max() / 2 + 1e-6

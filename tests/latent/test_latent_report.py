@@ -43,7 +43,7 @@ def test_dev_vectors():
     devs = dev_vectors(mu_c, mu_d, ["a", "a", "b"])
     assert torch.allclose(devs["a"], torch.tensor([1.5, 1.0]))
     assert torch.allclose(devs["b"], torch.tensor([0.0, 4.0]))
-    assert torch.allclose(devs["pooled"], torch.tensor([1.0, 7.0 / 3.0]))
+    assert torch.allclose(devs["pooled"], torch.tensor([1.0, 2.0]))
 
 
 def test_report_files(tmp_path):

@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 
@@ -22,10 +23,16 @@ def test_batches_are_sharded_evenly():
     assert epoch_batches(7, 2, 3, 1, DistInfo()) != epoch_batches(7, 2, 3, 2, DistInfo())
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_torchrun_two_cpu_processes(tmp_path):
     manifest = make_toy_dataset(tmp_path / "data", n=4, shape=32, spacing=6.0)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "0",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
            "-m", "skullvae_cli", "train", "--stage", "1", "--data", str(manifest), "--out", str(tmp_path / "run"),
            "--grid", "16", "--voxel-mm", "14", "--channels", "4,8", "--latent-size", "4", "--epochs", "2",
            "--batch-size", "1", "--device", "cpu", "--quiet", "--objective", "mog"]
@@ -39,7 +46,9 @@ def test_torchrun_two_cpu_processes(tmp_path):
     n_train = 4 * sum(1 for c in json.loads(manifest.read_text())["cases"] if c["split"] == "train")
     assert steps == 2 * -(-n_train // 2)
     assert config["stage1_result"]["epochs_done"] == 2
-    proc2 = subprocess.run(cmd[:7] + ["train", "--stage", "2", "--run", str(tmp_path / "run"), "--epochs", "1",
+    cmd2 = cmd[:6] + [str(_free_port())] + cmd[7:9]
+    # torchrun's own parser would take --run as an abbreviation of --run-path, hence --out
+    proc2 = subprocess.run(cmd2 + ["train", "--stage", "2", "--out", str(tmp_path / "run"), "--epochs", "1",
                                       "--batch-size", "1", "--device", "cpu", "--quiet"],
                            env=env, capture_output=True, text=True, timeout=300)
     assert proc2.returncode == 0, proc2.stderr[-3000:]

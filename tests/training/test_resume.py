@@ -41,7 +41,7 @@ def _killed_after_first_epoch(manifest, run_dir, objective):
     assert proc.returncode == -signal.SIGKILL, proc.stderr
 
 
-@pytest.mark.parametrize("objective", ["beta", "mog"])
+@pytest.mark.parametrize("objective", ["beta", pytest.param("mog", marks=pytest.mark.slow)])
 def test_killed_and_resumed_run_matches_uninterrupted(tmp_path, objective):
     manifest = make_toy_dataset(tmp_path / "data", n=4, shape=32, spacing=6.0)
     ref = _cli("train", "--stage", "1", "--data", str(manifest), "--out", str(tmp_path / "ref"),
@@ -60,7 +60,9 @@ def test_killed_and_resumed_run_matches_uninterrupted(tmp_path, objective):
     rows_ref = (tmp_path / "ref" / "stage1" / "metrics.csv").read_text().splitlines()
     rows_cut = (tmp_path / "cut" / "stage1" / "metrics.csv").read_text().splitlines()
     assert len(rows_ref) == len(rows_cut) == 4
-    # stage 2 resume also continues exactly
+    if objective == "beta":
+        return
+    # stage 2 after a resumed stage 1 gives the same decoder too
     for run in ("ref", "cut"):
         assert _cli("train", "--stage", "2", "--run", str(tmp_path / run), "--epochs", "2", "--batch-size", "2",
                     "--quiet", "--device", "cpu").returncode == 0

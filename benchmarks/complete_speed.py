@@ -1,0 +1,110 @@
+"""How much slower is ``skullvae complete`` than just reading and writing the volume?
+
+On a 512³, 0.4 mm skull (the real SkullBreak sample when ``../shared`` is beside
+the checkout, else a synthetic one), one run each, in fresh child processes:
+
+* I/O: ``read_volume`` + ``write_volume`` of the same volume (same format);
+* complete: ``complete_case`` end to end (read, preprocess, complete, implant,
+  mesh, write implant + completed + STL + preview + report).
+
+Prints the ratio (complete time) / (I/O time) — the target is ≤ 3× on CPU — and
+the peak resident memory of the completion process (target ≤ 4 GB). The timed
+spans exclude the Python/torch start-up, which is printed separately.
+
+Usage::
+
+    python benchmarks/complete_speed.py [--mode mirror] [--model NAME_OR_RUN] [--input FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real" / "skullbreak_parietotemporal_001.nii.gz"
+
+
+def _child_io(src: Path, work: Path) -> dict:
+    from skullvae.io import read_volume, write_volume
+
+    t0 = time.perf_counter()
+    vol = read_volume(src)
+    write_volume(vol, work / ("copy" + "".join(src.suffixes[-2:]) if src.name.endswith(".nii.gz") else "copy" + src.suffix))
+    return {"seconds": time.perf_counter() - t0}
+
+
+def _child_complete(src: Path, work: Path, mode: str, model: str | None) -> dict:
+    from skullvae.completion.pipeline import CompletionOptions, complete_case
+
+    t0 = time.perf_counter()
+    report = complete_case(src, work / "out", CompletionOptions(mode=mode, model=model))
+    return {"seconds": time.perf_counter() - t0, "timings_s": report["timings_s"],
+            "implant_cm3": report["implant"]["volume_cm3"], "faces": report["mesh"]["faces"]}
+
+
+def _run_child(args: list[str]) -> dict:
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
+                          env=dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1")))
+    if proc.returncode != 0:
+        sys.exit(f"child failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else proc.returncode}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["process_seconds"] = time.perf_counter() - t0
+    return result
+
+
+def _synthetic_input(work: Path) -> Path:
+    from skullvae.defects import inject_defect
+    from skullvae.io import write_volume
+    from skullvae.phantoms import synth_skull
+
+    skull = synth_skull(0, shape=512, spacing=0.4)
+    defective, _ = inject_defect(skull, "parietotemporal", 0)
+    return write_volume(defective, work / "synthetic_parietotemporal_512.nii.gz")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mode", default=None)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--input", type=Path, default=None)
+    parser.add_argument("--child", choices=["io", "complete"], help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        out = _child_io(args.input, args.work) if args.child == "io" else _child_complete(args.input, args.work, args.mode, args.model)
+        out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+        print(json.dumps(out))
+        return
+    from skullvae.completion.pipeline import DEFAULT_MODE
+    from skullvae.model.load import bundled_names
+
+    mode = args.mode or DEFAULT_MODE
+    if mode != "mirror" and args.model is None and not bundled_names():
+        print(f"no bundled model and no --model: timing --mode mirror instead of {mode}")
+        mode = "mirror"
+    with tempfile.TemporaryDirectory(prefix="skullvae-bench-") as tmp:
+        work = Path(tmp)
+        src = args.input or (REAL if REAL.exists() else _synthetic_input(work))
+        common = ["--input", str(src), "--work", str(work), "--mode", mode] + (["--model", args.model] if args.model else [])
+        io = _run_child(["--child", "io", *common])
+        comp = _run_child(["--child", "complete", *common])
+    ratio = comp["seconds"] / io["seconds"]
+    print(f"input: {src}")
+    print(f"read+write: {io['seconds']:.2f} s; complete --mode {mode}: {comp['seconds']:.2f} s "
+          f"(stages: {', '.join(f'{k} {v:.2f}' for k, v in comp['timings_s'].items())})")
+    print(f"process start-up (imports) not included: {comp['process_seconds'] - comp['seconds']:.1f} s")
+    print(f"implant {comp['implant_cm3']:.1f} cm³, STL {comp['faces']} faces")
+    print(f"ratio complete / (read+write) = {ratio:.2f}x (target <= 3x)")
+    print(f"peak memory (maxrss) of the completion process = {comp['maxrss_mb'] / 1024:.2f} GB (target <= 4 GB)")
+
+
+if __name__ == "__main__":
+    main()
