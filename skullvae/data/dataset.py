@@ -28,7 +28,7 @@ import torch
 from skullvae.errors import SkullVAEError
 from skullvae.io.atomic import atomic_path
 from skullvae.io.readers import read_volume
-from skullvae.preprocessing.model_grid import frame_for, to_grid
+from skullvae.preprocessing.model_grid import VAULT_DEPTH_MM, frame_for, to_grid
 
 COMPLETE = "complete"
 
@@ -104,7 +104,7 @@ def build_cache(manifest, split: str, grid, voxel_mm: float, progress: bool = Tr
     cases = manifest.split(split)
     if not cases:
         raise SkullVAEError(f"manifest {manifest.name!r} has no cases in split {split!r}")
-    key = hashlib.sha256(f"{manifest_digest(manifest)}:{split}:{grid}:{voxel_mm}:{with_pairs}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{manifest_digest(manifest)}:{split}:{grid}:{voxel_mm}:{with_pairs}:vault{VAULT_DEPTH_MM}".encode()).hexdigest()[:16]
     cache_file = Path(cache_dir) / f"grid-{split}-{key}.npz" if cache_dir is not None else None
     if cache_file is not None and cache_file.is_file():
         return _read_cache(cache_file)

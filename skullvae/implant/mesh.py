@@ -49,13 +49,27 @@ def mask_to_mesh(mask: Volume, smooth_iterations: int = 10, decimate: float | No
     Raises:
         SkullVAEError: empty mask, bad ``decimate``, or the mesh cannot be closed.
     """
-    import trimesh
-
     array = np.asarray(mask.array) != 0
     if not array.any():
         raise SkullVAEError("the mask is empty: nothing to mesh")
     if decimate is not None and not 0 < decimate <= 1:
         raise SkullVAEError(f"--decimate must be in (0, 1], got {decimate}")
+    last_error = None
+    # Marching cubes on raw voxels can, rarely, leave a non-manifold edge where voxels
+    # touch only along an edge; a light Gaussian pre-smoothing removes those.
+    for sigma in dict.fromkeys((presmooth, 0.5, 1.0)):
+        mesh = _mesh_once(mask, array, sigma, smooth_iterations, decimate)
+        try:
+            _make_watertight(mesh)
+            return mesh
+        except SkullVAEError as exc:
+            last_error = exc
+    raise last_error  # type: ignore[misc]
+
+
+def _mesh_once(mask: Volume, array: np.ndarray, presmooth: float, smooth_iterations: int, decimate: float | None):
+    import trimesh
+
     verts, faces = _march(array, 1, presmooth)
     if decimate is not None and decimate < 1:
         target = decimate * len(faces)
@@ -68,7 +82,6 @@ def mask_to_mesh(mask: Volume, smooth_iterations: int = 10, decimate: float | No
     if smooth_iterations > 0:
         # trimesh subtracts nu on odd passes: 0 < 1/lamb - 1/nu < 0.1 keeps the volume.
         trimesh.smoothing.filter_taubin(mesh, lamb=0.5, nu=0.52, iterations=int(smooth_iterations))
-    _make_watertight(mesh)
     return mesh
 
 

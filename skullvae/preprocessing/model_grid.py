@@ -16,6 +16,10 @@ import numpy as np
 from skullvae.errors import SkullVAEError
 from skullvae.io.volume import Volume
 
+#: Depth below the vertex (mm) that the model grid keeps; the deepest SkullBreak-style
+#: fronto-orbital defects reach about 130 mm below the vertex.
+VAULT_DEPTH_MM = 135.0
+
 
 @dataclass
 class GridFrame:
@@ -26,12 +30,15 @@ class GridFrame:
         voxel_mm: isotropic voxel size of the grid.
         grid: number of voxels along each grid axis.
         rotation: 3×3, columns are the grid axes in LPS.
+        floor_mm: bone whose coordinate along the grid's third (S) axis is below this
+            is left out of the grid; None keeps everything.
     """
 
     center_mm: np.ndarray
     voxel_mm: float
     grid: tuple[int, int, int]
     rotation: np.ndarray = field(default_factory=lambda: np.eye(3))
+    floor_mm: float | None = None
 
     @property
     def origin_mm(self) -> np.ndarray:
@@ -50,6 +57,7 @@ class GridFrame:
             "voxel_mm": float(self.voxel_mm),
             "grid": [int(g) for g in self.grid],
             "rotation": np.asarray(self.rotation, dtype=float).tolist(),
+            "floor_mm": None if self.floor_mm is None else float(self.floor_mm),
         }
 
     @classmethod
@@ -60,46 +68,85 @@ class GridFrame:
             float(data["voxel_mm"]),
             tuple(int(g) for g in data["grid"]),  # type: ignore[arg-type]
             np.asarray(data.get("rotation", np.eye(3)), dtype=np.float64),
+            None if data.get("floor_mm") is None else float(data["floor_mm"]),
         )
 
 
-def bone_bbox_mm(mask: Volume, rotation: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Bounding box of the non-zero voxels, in the axes of ``rotation`` (default LPS).
-
-    Returns:
-        ``(low, high)`` corner coordinates in millimetres along the rotated axes.
-    """
+def _index_bbox(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lo_l, hi_l = [], []
     for axis in range(3):
-        profile = np.flatnonzero(np.any(mask.array, axis=tuple(a for a in range(3) if a != axis)))
+        profile = np.flatnonzero(np.any(array, axis=tuple(a for a in range(3) if a != axis)))
         if profile.size == 0:
             raise SkullVAEError("the mask is empty: no bone voxels")
         lo_l.append(profile[0])
         hi_l.append(profile[-1])
+    return np.array(lo_l, dtype=np.int64), np.array(hi_l, dtype=np.int64)
+
+
+def _above_floor(mask: Volume, lo: np.ndarray, hi: np.ndarray, rotation: np.ndarray, floor_mm: float) -> np.ndarray:
+    """Bone inside the index box ``lo..hi`` whose S coordinate (rotation axis 2) is ≥ ``floor_mm``."""
+    axis_s = np.asarray(rotation)[:, 2]
+    step = (mask.direction * np.asarray(mask.spacing)[None, :]).T @ axis_s  # mm along S per index step
+    s0 = float(np.asarray(mask.origin) @ axis_s)
+    ranges = [np.arange(a, b + 1, dtype=np.float32) * np.float32(st) for a, b, st in zip(lo, hi, step)]
+    s = s0 + ranges[0][:, None, None] + ranges[1][None, :, None] + ranges[2][None, None, :]
+    return (mask.array[lo[0] : hi[0] + 1, lo[1] : hi[1] + 1, lo[2] : hi[2] + 1] != 0) & (s >= floor_mm)
+
+
+def bone_bbox_mm(
+    mask: Volume, rotation: np.ndarray | None = None, floor_mm: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bounding box of the non-zero voxels, in the axes of ``rotation`` (default LPS).
+
+    Args:
+        mask: binary bone mask.
+        rotation: 3×3, columns are the axes to measure along.
+        floor_mm: when given, only bone at or above this coordinate along the third
+            rotated axis counts.
+
+    Returns:
+        ``(low, high)`` corner coordinates in millimetres along the rotated axes.
+    """
     rotation = np.eye(3) if rotation is None else np.asarray(rotation)
-    lo = np.array(lo_l, dtype=np.float64)
-    hi = np.array(hi_l, dtype=np.float64)
+    lo, hi = _index_bbox(mask.array)
+    if floor_mm is not None:
+        sub_lo, sub_hi = _index_bbox(_above_floor(mask, lo, hi, rotation, floor_mm))
+        lo, hi = lo + sub_lo, lo + sub_hi
+    lo = lo.astype(np.float64)
+    hi = hi.astype(np.float64)
     corners = np.array([[c[0], c[1], c[2]] for c in np.array(np.meshgrid(*zip(lo, hi), indexing="ij")).reshape(3, -1).T])
     pts = mask.index_to_physical(corners) @ rotation  # coordinates along the rotated axes
     return pts.min(axis=0), pts.max(axis=0)
 
 
-def frame_for(mask: Volume, grid, voxel_mm: float, rotation: np.ndarray | None = None) -> GridFrame:
-    """The frame centred on the bone bounding box of ``mask``.
+def frame_for(
+    mask: Volume,
+    grid,
+    voxel_mm: float,
+    rotation: np.ndarray | None = None,
+    vault_depth_mm: float | None = VAULT_DEPTH_MM,
+) -> GridFrame:
+    """The frame centred on the bone bounding box of ``mask``'s vault.
 
     Args:
         mask: binary bone mask (non-zero = bone).
         grid: model grid size (3 ints).
         voxel_mm: model voxel size in millimetres.
         rotation: optional grid axes in LPS (columns); identity when None.
+        vault_depth_mm: keep bone down to this depth below the vertex (the highest
+            bone along the S axis); None keeps everything.
 
     Returns:
         The :class:`GridFrame`.
     """
     rotation = np.eye(3) if rotation is None else np.asarray(rotation, dtype=np.float64)
     lo, hi = bone_bbox_mm(mask, rotation)
+    floor = None
+    if vault_depth_mm is not None and hi[2] - lo[2] > vault_depth_mm:
+        floor = float(hi[2] - vault_depth_mm)
+        lo, hi = bone_bbox_mm(mask, rotation, floor)
     center = rotation @ ((lo + hi) / 2.0)
-    return GridFrame(center, float(voxel_mm), tuple(int(g) for g in grid), rotation)  # type: ignore[arg-type]
+    return GridFrame(center, float(voxel_mm), tuple(int(g) for g in grid), rotation, floor)  # type: ignore[arg-type]
 
 
 def _block_reduce(volume: Volume, factors: tuple[int, int, int]) -> Volume:
@@ -141,8 +188,13 @@ def to_grid(volume: Volume, frame: GridFrame) -> np.ndarray:
     image = src.to_sitk()
     target = frame.as_volume(np.zeros(frame.grid, dtype=np.uint8)).to_sitk()
     out = sitk.Resample(sitk.Cast(image, sitk.sitkFloat32), target, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
-    arr = np.transpose(sitk.GetArrayFromImage(out), (2, 1, 0))
-    return np.clip(arr, 0.0, 1.0).astype(np.float32)
+    arr = np.clip(np.transpose(sitk.GetArrayFromImage(out), (2, 1, 0)), 0.0, 1.0).astype(np.float32)
+    if frame.floor_mm is not None:
+        # Grid axis 2 is the S axis: slice k sits at origin_s + k * voxel along it.
+        origin_s = float(frame.origin_mm @ np.asarray(frame.rotation)[:, 2])
+        s = origin_s + np.arange(arr.shape[2]) * frame.voxel_mm
+        arr[:, :, s < frame.floor_mm - 1e-6] = 0.0
+    return arr
 
 
 def from_grid(grid_array: np.ndarray, frame: GridFrame, reference: Volume, order: str = "linear") -> np.ndarray:

@@ -62,3 +62,14 @@ def test_empty_mask_and_bad_decimate_are_user_errors():
         mask_to_mesh(Volume(np.zeros((5, 5, 5), np.uint8)))
     with pytest.raises(SkullVAEError, match="decimate"):
         mask_to_mesh(_blob(), decimate=1.5)
+
+
+def test_noisy_masks_still_give_watertight_meshes():
+    # raw marching cubes on voxel noise leaves non-manifold edges; the fallback must not
+    from skullvae.implant.mesh import _march
+
+    noise = np.random.default_rng(0).random((24, 24, 24)) < 0.45
+    raw = trimesh.Trimesh(*_march(noise, 1, 0.0), process=False)
+    assert not raw.is_watertight  # the case this test is about
+    mesh = mask_to_mesh(Volume(noise.astype(np.uint8), (0.5, 0.5, 0.5)), smooth_iterations=2)
+    assert mesh.is_watertight and mesh.volume > 0

@@ -48,3 +48,39 @@ def test_frame_dict_roundtrip_and_rotation():
     # the grid centre maps to centre_mm
     vol = frame.as_volume(np.zeros(frame.grid, np.uint8))
     assert np.allclose(vol.index_to_physical((np.array(frame.grid) - 1) / 2), [1, 2, 3])
+
+
+def _tall_column(direction=None):
+    """A bone slab 200 mm tall: the vault crop must cut it 135 mm below its top."""
+    arr = np.zeros((20, 20, 110), np.uint8)
+    arr[5:15, 5:15, 5:105] = 1  # k = 5..104 → 100 voxels of 2 mm = 198 mm centre to centre
+    return Volume(arr, (2.0, 2.0, 2.0), (0.0, 0.0, 0.0), np.eye(3) if direction is None else direction)
+
+
+def test_vault_crop_centres_on_the_top_and_drops_bone_below_the_floor():
+    from skullvae.preprocessing.model_grid import VAULT_DEPTH_MM
+
+    vol = _tall_column()
+    top = 104 * 2.0
+    frame = frame_for(vol, (16, 16, 48), 4.0)
+    assert frame.floor_mm == top - VAULT_DEPTH_MM
+    assert np.isclose(frame.center_mm[2], top - 134.0 / 2, atol=2.0)  # bone kept: k = 37..104
+    grid = to_grid(vol, frame)
+    s = frame.origin_mm[2] + np.arange(48) * 4.0
+    assert grid[:, :, s < frame.floor_mm].max() == 0.0
+    assert grid[:, :, s > frame.floor_mm + 4].max() == 1.0
+    kept_mm3 = grid.sum() * 4.0**3
+    assert abs(kept_mm3 - 20 * 20 * 135.0) / (20 * 20 * 135.0) < 0.06
+    # no crop requested: the whole column is centred
+    full = frame_for(vol, (16, 16, 64), 4.0, vault_depth_mm=None)
+    assert full.floor_mm is None and np.isclose(full.center_mm[2], (5 + 104) / 2 * 2.0)
+
+
+def test_vault_crop_follows_a_rotated_grid():
+    vol = _tall_column()
+    flip = np.diag([1.0, -1.0, -1.0])  # grid S axis points to the volume's -k
+    frame = frame_for(vol, (16, 16, 48), 4.0, rotation=flip)
+    # along -k the "top" is the lowest k (5): the floor sits 135 mm further towards high k
+    assert np.isclose(-frame.floor_mm, 5 * 2.0 + 135.0)
+    again = GridFrame.from_dict(frame.to_dict())
+    assert again.floor_mm == frame.floor_mm

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from skullvae.model import load_model
@@ -29,7 +30,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_torchrun_two_cpu_processes(tmp_path):
+def _torchrun(tmp_path, stage2: bool):
     manifest = make_toy_dataset(tmp_path / "data", n=4, shape=32, spacing=6.0)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(_free_port()),
@@ -46,6 +47,8 @@ def test_torchrun_two_cpu_processes(tmp_path):
     n_train = 4 * sum(1 for c in json.loads(manifest.read_text())["cases"] if c["split"] == "train")
     assert steps == 2 * -(-n_train // 2)
     assert config["stage1_result"]["epochs_done"] == 2
+    if not stage2:
+        return
     cmd2 = cmd[:6] + [str(_free_port())] + cmd[7:9]
     # torchrun's own parser would take --run as an abbreviation of --run-path, hence --out
     proc2 = subprocess.run(cmd2 + ["train", "--stage", "2", "--out", str(tmp_path / "run"), "--epochs", "1",
@@ -55,3 +58,12 @@ def test_torchrun_two_cpu_processes(tmp_path):
     model = load_model(tmp_path / "run")
     assert model.has_stage2
     assert torch.isfinite(model.decode(torch.zeros(1, 4))).all()
+
+
+def test_torchrun_two_cpu_processes_stage1(tmp_path):
+    _torchrun(tmp_path, stage2=False)
+
+
+@pytest.mark.slow
+def test_torchrun_two_cpu_processes_both_stages(tmp_path):
+    _torchrun(tmp_path, stage2=True)
