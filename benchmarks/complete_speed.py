@@ -9,7 +9,15 @@ the checkout, else a synthetic one), one run each, in fresh child processes:
 
 Prints the ratio (complete time) / (I/O time) — the target is ≤ 3× on CPU — and
 the peak resident memory of the completion process (target ≤ 4 GB). The timed
-spans exclude the Python/torch start-up, which is printed separately.
+spans exclude the start-up of the Python process (importing skullvae), which is
+printed separately; in the VAE modes the model's own imports (torch, MONAI) and
+loading are timed, as a user waits for them too.
+
+``complete_case`` spreads its work over two cores (threads for the model load, the
+later stages' imports, the input's integrity check and the volume writes; a forked
+process for the preview), so the printed stage times are the wall time of each
+stage on the main thread (``load_model`` is only the wait left after read and
+preprocess) and the ratio depends on a second core being free.
 
 Usage::
 

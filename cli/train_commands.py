@@ -116,15 +116,16 @@ def sample(
     n: int = typer.Option(8, "--n", min=1, max=256, help="Number of draws."),
     out: Path = typer.Option(..., "-o", "--out", help="Output folder."),
     seed: int = typer.Option(0, "--seed"),
+    aggregate: bool = typer.Option(False, "--aggregate", help="Draw from the aggregated-posterior Gaussian instead of N(0, I)."),
     overwrite: bool = typer.Option(False, "--overwrite"),
 ) -> None:
     """Decode draws z ~ N(0, I) into volumes plus a montage PNG.
 
-    Example: skullvae sample --run runs/s64 --n 8 -o samples/
+    Example: skullvae sample --run synthetic-64 --n 8 -o samples/ [--aggregate]
     """
     from skullvae.latent.generate import sample_volumes
 
-    paths = sample_volumes(str(run), n, out, seed=seed, overwrite=overwrite)
+    paths = sample_volumes(str(run), n, out, seed=seed, overwrite=overwrite, aggregate=aggregate)
     typer.echo(f"wrote {len(paths) - 1} volumes and {paths[-1]}")
 
 

@@ -33,8 +33,20 @@ def mirror_frame(mask: Volume, voxel_mm: float = MIRROR_VOXEL_MM, margin_mm: flo
     return GridFrame(rotation @ ((lo + hi) / 2.0), float(voxel_mm), grid, rotation)  # type: ignore[arg-type]
 
 
-def _reflect(points: np.ndarray, normal: np.ndarray, offset: float) -> np.ndarray:
-    return points - 2.0 * (points @ normal - offset)[:, None] * normal[None, :]
+def _index_reflection(vol: Volume, normal: np.ndarray, offset: float) -> tuple[np.ndarray, np.ndarray]:
+    """The reflection across ``normal · p = offset`` as an index-space map ``idx ↦ idx @ M + c``.
+
+    Composes index → LPS, the reflection and LPS → index of ``vol`` into one 3×3
+    matrix and offset, so reflecting N indices costs one small matrix product.
+    """
+    normal = np.asarray(normal, dtype=np.float64)
+    scale = np.asarray(vol.spacing, dtype=np.float64)
+    to_phys = vol.direction * scale[None, :]  # p = origin + to_phys @ idx
+    reflect = np.eye(3) - 2.0 * np.outer(normal, normal)
+    origin = np.asarray(vol.origin, dtype=np.float64)
+    matrix = (to_phys.T @ reflect @ vol.direction) / scale[None, :]
+    shift = ((reflect @ origin + 2.0 * offset * normal - origin) @ vol.direction) / scale
+    return matrix, shift
 
 
 def _normal(base: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
@@ -64,11 +76,14 @@ def estimate_midsagittal_plane(fraction: np.ndarray, frame: GridFrame, max_point
     centroid = pts.mean(axis=0)
     base = np.asarray(frame.rotation, dtype=float)
 
+    idx_t = np.ascontiguousarray(idx.T, dtype=np.float64)
+
     def cost(params, smooth):
         n = _normal(base, params[0], params[1])
         d = float(n @ centroid) + params[2]
-        ref_idx = vol.physical_to_index(_reflect(pts, n, d))
-        return -float(ndimage.map_coordinates(smooth, ref_idx.T, order=1, cval=0.0).mean())
+        matrix, shift = _index_reflection(vol, n, d)
+        ref_idx = matrix.T @ idx_t + shift[:, None]
+        return -float(ndimage.map_coordinates(smooth, ref_idx, order=1, cval=0.0).mean())
 
     coarse = ndimage.gaussian_filter(fraction, 2.0)
     grid = [(y, p, s) for y in np.radians([-10, -5, 0, 5, 10]) for p in np.radians([-6, 0, 6])
@@ -86,11 +101,9 @@ def estimate_midsagittal_plane(fraction: np.ndarray, frame: GridFrame, max_point
 
 def reflect_grid(fraction: np.ndarray, frame: GridFrame, normal, offset: float) -> np.ndarray:
     """``fraction`` reflected across the plane ``normal · p = offset`` (same frame)."""
-    vol = frame.as_volume(fraction)
-    idx = np.indices(fraction.shape, dtype=np.float32).reshape(3, -1).T
-    src = vol.physical_to_index(_reflect(vol.index_to_physical(idx), np.asarray(normal, float), offset))
-    out = ndimage.map_coordinates(fraction, src.T, order=1, cval=0.0, output=np.float32)
-    return out.reshape(fraction.shape)
+    matrix, shift = _index_reflection(frame.as_volume(fraction), np.asarray(normal, float), offset)
+    # Same linear interpolation as map_coordinates, without building coordinate arrays.
+    return ndimage.affine_transform(fraction, matrix.T, offset=shift, order=1, cval=0.0, output=np.float32)
 
 
 def complete_mirror(mask: Volume, voxel_mm: float = MIRROR_VOXEL_MM, rotation: np.ndarray | None = None) -> Completion:
@@ -105,10 +118,14 @@ def complete_mirror(mask: Volume, voxel_mm: float = MIRROR_VOXEL_MM, rotation: n
     Returns:
         The :class:`Completion` (probability = max(bone, reflected bone)).
     """
+    from skullvae.completion.concurrency import BackgroundThread
+    from skullvae.implant.extract import bone_distance_mm
+
     frame = mirror_frame(mask, voxel_mm, rotation=rotation)
     fraction = to_grid(mask, frame)
+    distance = BackgroundThread(lambda: bone_distance_mm(fraction, frame.voxel_mm), name="skullvae-distance")
     plane = estimate_midsagittal_plane(fraction, frame)
     reflected = reflect_grid(fraction, frame, plane["normal"], plane["offset_mm"])
     prob = np.maximum(fraction, reflected)
     return Completion("mirror", frame, prob, fraction, info={"plane": plane, "voxel_mm": voxel_mm},
-                      core_mm=MIRROR_CORE_MM)
+                      core_mm=MIRROR_CORE_MM, bone_distance=distance.join())

@@ -1,4 +1,9 @@
-"""Output files of one completion: preview PNG and report JSON."""
+"""Output files of one completion: volumes, STL, preview PNG and report JSON.
+
+:class:`OutputWriter` writes them while the implant is being meshed: the volumes
+in a thread (SimpleITK and zlib release the GIL), the preview in a forked child
+(matplotlib does not) that renders as soon as the mesh's size and bounds are known.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,139 @@ from pathlib import Path
 
 import numpy as np
 
+from skullvae.completion.concurrency import BackgroundThread, ForkedJob
 from skullvae.io.atomic import atomic_path, atomic_write_text
+from skullvae.io.volume import Volume
+from skullvae.io.writers import write_image, write_volume
+
+#: Bone points of the preview's 3D panel lie within this distance (mm) of the implant mesh.
+CONTEXT_MARGIN_MM = 40.0
+
+
+class OutputWriter:
+    """Writes every output of one completion into ``folder``, overlapping the meshing.
+
+    Use as a context manager around the meshing; an error inside it stops the
+    background work before the folder is cleaned up.
+
+    Args:
+        folder: the (staging) output folder.
+        ext: volume extension, e.g. ``".nii.gz"``.
+        volume: the input volume (its geometry is the output geometry).
+        case: the prepared case (its ``mask`` is the defective bone).
+        completion: the completion result.
+        implant: the extracted implant.
+    """
+
+    def __init__(self, folder: Path, ext: str, volume: Volume, case, completion, implant):
+        self.folder, self.ext = Path(folder), ext
+        self.volume, self.case, self.completion, self.implant = volume, case, completion, implant
+        self._preview: ForkedJob | None = None
+        self._volumes: BackgroundThread | None = None
+
+    def __enter__(self) -> "OutputWriter":
+        # Fork before starting the thread: a child forked from a threaded parent may inherit held locks.
+        self._preview = ForkedJob(self._prepare_preview)
+        self._volumes = BackgroundThread(self._write_volumes, name="skullvae-write-volumes")
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            if self._preview is not None:
+                self._preview.cancel()
+            if self._volumes is not None:
+                try:
+                    self._volumes.join()
+                except BaseException:  # noqa: BLE001 - the first error is the one reported
+                    pass
+
+    def finish(self, mesh) -> None:
+        """Write the STL and the preview of ``mesh``; wait for everything to be written."""
+        from skullvae.implant.mesh import write_stl
+
+        facts = (int(len(mesh.faces)), np.asarray(mesh.bounds, dtype=float))
+        self._preview.send(facts)  # type: ignore[union-attr]
+        write_stl(mesh, self.folder / "implant.stl")
+        self._volumes.join()  # type: ignore[union-attr]
+        if not self._preview.wait():  # type: ignore[union-attr]
+            self._prepare_preview()(facts)  # no fork, or the child failed: run here (and raise its error)
+
+    def _write_volumes(self) -> None:
+        """Implant and completed skull (and implant probability) on the input grid.
+
+        Each image is assembled in SimpleITK's own buffer: the implant box is pasted
+        into an empty image, and into a copy of the defective bone, so no full-size
+        NumPy array is made for either.
+        """
+        volume, case, completion, implant = self.volume, self.case, self.completion, self.implant
+        box = tuple(slice(int(a), int(b)) for a, b in zip(implant.lo, implant.hi))
+        implant_box = np.asfortranarray(implant.array.view(np.uint8))  # the input's order: no transposing copies
+        image = _empty_image(volume)
+        image[box] = _box_image(implant_box)
+        write_image(image, self.folder / f"implant{self.ext}")
+        src = volume.array
+        if src.dtype == np.uint8 and case.mask.array.base is src:  # binary {0,1} input, nothing removed
+            bone = src
+        else:
+            bone = case.mask.array.astype(np.uint8, order="K")  # the cleaned defective bone
+        image = volume.with_array(bone).to_sitk()
+        image[box] = _box_image(bone[implant.box] | implant_box)
+        del bone
+        write_image(image, self.folder / f"completed{self.ext}")
+        del image
+        if completion.implant_probability is not None:
+            from skullvae.preprocessing.crop import geometry_only
+            from skullvae.preprocessing.model_grid import from_grid
+
+            prob = from_grid(completion.implant_probability, completion.frame, geometry_only(volume))
+            prob[case.mask.array] = 0.0
+            write_volume(volume.with_array(prob), self.folder / f"implant_probability{self.ext}")
+
+    def _prepare_preview(self):
+        """Import matplotlib and gather the drawing inputs; returns ``finish((n_faces, bounds))``."""
+        import matplotlib.backends.backend_agg  # noqa: F401 - the slow imports, done before the mesh is ready
+        import mpl_toolkits.mplot3d  # noqa: F401
+
+        from skullvae.implant.mesh import preview_mesh
+
+        implant, completion = self.implant, self.completion
+        center = np.round(np.argwhere(implant.array).mean(axis=0) + implant.lo).astype(int)
+        context = completion.frame.as_volume(completion.defective).index_to_physical(
+            np.argwhere(completion.defective > 0.5)[::7])
+        title = f"skullvae complete --mode {completion.mode}: implant {implant.volume_cm3:.1f} cm³"
+
+        def finish(facts) -> None:
+            n_faces, bounds = facts
+            coarse = preview_mesh(implant.cropped, n_faces)
+            write_preview(self.folder / "preview.png", self.case.mask.array, (implant.array, implant.lo, implant.hi),
+                          center, self.volume.spacing, coarse, _near(context, bounds, CONTEXT_MARGIN_MM), title=title)
+
+        return finish
+
+
+def _empty_image(volume: Volume):
+    """An all-zero uint8 ``SimpleITK.Image`` with the geometry of ``volume``."""
+    import SimpleITK as sitk
+
+    image = sitk.Image([int(n) for n in volume.shape], sitk.sitkUInt8)
+    image.SetSpacing(volume.spacing)
+    image.SetOrigin(volume.origin)
+    image.SetDirection(tuple(np.asarray(volume.direction).reshape(-1)))
+    return image
+
+
+def _box_image(array: np.ndarray):
+    """A ``SimpleITK.Image`` of an ``[i, j, k]`` array (for pasting; its geometry is not used)."""
+    import SimpleITK as sitk
+
+    return sitk.GetImageFromArray(np.ascontiguousarray(np.transpose(array, (2, 1, 0))))
+
+
+def _near(points: np.ndarray, bounds, margin: float) -> np.ndarray:
+    """Points within ``margin`` mm of a bounding box."""
+    lo, hi = np.asarray(bounds[0]) - margin, np.asarray(bounds[1]) + margin
+    keep = np.all((points >= lo) & (points <= hi), axis=1)
+    return points[keep]
 
 
 def _slice(volume_arr: np.ndarray, axis: int, index: int) -> np.ndarray:

@@ -4,6 +4,13 @@ Stages (each timed for the report): read → preprocess → complete → implant
 mesh → write. All outputs are built in a hidden temporary folder beside the
 output folder and moved into place only when every stage succeeded, so an error
 leaves nothing behind.
+
+Two cores are used where the stages allow it: while the main thread reads and
+preprocesses, background threads load the model (VAE modes), import the later
+stages' libraries and run the input's gzip integrity check (whose error, if any,
+replaces whatever failed after the read); the volumes are written in a thread and
+the preview is drawn in a forked process while the implant is meshed (see
+:mod:`skullvae.completion.outputs`).
 """
 
 from __future__ import annotations
@@ -16,14 +23,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
+from skullvae.completion.concurrency import BackgroundThread
 from skullvae.completion.result import Completion
 from skullvae.errors import SkullVAEError
 from skullvae.io.formats import volume_extension, volume_stem
-from skullvae.io.readers import read_volume
-from skullvae.io.volume import Volume
-from skullvae.io.writers import write_volume
+from skullvae.io.readers import check_volume_file, read_volume
 from skullvae.preprocessing.intensity import DEFAULT_HU_THRESHOLD
 from skullvae.preprocessing.pipeline import PreparedCase, load_mask
 
@@ -119,6 +123,10 @@ def run_completion(case: PreparedCase, opts: CompletionOptions, model=None) -> C
         z_ref = (mean if mean is not None else torch.zeros(getattr(model, "config", {}).get("latent_size", 1)))[None, :]
         reference = decode_probability(model, z_ref)[0]
     case.place(grid, voxel, opts.align, reference)
+    from skullvae.implant.extract import bone_distance_mm
+
+    grid_array = case.grid_array
+    distance = BackgroundThread(lambda: bone_distance_mm(grid_array, voxel), name="skullvae-distance")  # beside the model
     info: dict = {"align": case.info.get("align")}
     if opts.mode == "dev":
         prob, z, logvar, dinfo = complete_dev(model, case.grid_array, opts.defect_type, opts.gamma)
@@ -138,7 +146,8 @@ def run_completion(case: PreparedCase, opts: CompletionOptions, model=None) -> C
 
     mu, _ = encode_grid(model, case.grid_array)
     recon = decode_probability(model, mu)[0] if opts.use_reconstruction else None
-    result = Completion(opts.mode, case.frame, prob, case.grid_array, info=info, reconstruction=recon)
+    result = Completion(opts.mode, case.frame, prob, case.grid_array, info=info, reconstruction=recon,
+                        bone_distance=distance.join())
     if opts.samples > 1:
         from skullvae.completion.sampling import implant_probability, sample_probabilities
 
@@ -147,6 +156,43 @@ def run_completion(case: PreparedCase, opts: CompletionOptions, model=None) -> C
         info["samples"] = int(opts.samples)
         info["mean_std_in_defect"] = float(std[result.implant_probability > 0.5].mean()) if (result.implant_probability > 0.5).any() else 0.0
     return result
+
+
+def _load_model(opts: CompletionOptions):
+    """``(device, model)`` for a VAE mode."""
+    device = resolve_device(opts.device)
+    return device, load_completion_model(opts.model, device)
+
+
+def _warm_imports(mode: str) -> None:
+    """Import the modules of the later stages (and the preview's matplotlib) ahead of time."""
+    import importlib
+
+    names = ["skimage.measure", "trimesh", "matplotlib.backends.backend_agg", "mpl_toolkits.mplot3d"]
+    if mode == "mirror":
+        names.insert(0, "scipy.optimize")
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # the stage that needs it reports the problem
+            pass
+
+
+@contextlib.contextmanager
+def _checked_in_background(input_path: Path):
+    """Run the input's integrity check (:func:`check_volume_file`) beside the body.
+
+    The body reads the volume without the check; the check is waited for before
+    the body's results are used, and its error replaces any error of the body
+    (a corrupt file explains whatever went wrong after reading it).
+    """
+    check = BackgroundThread(lambda: check_volume_file(input_path), name="skullvae-check")
+    try:
+        yield
+    except BaseException:
+        check.join()
+        raise
+    check.join()
 
 
 def _check_output_dir(out_dir: Path, overwrite: bool, input_path: Path) -> None:
@@ -220,90 +266,51 @@ def complete_case(input_path: str | os.PathLike, out_dir: str | os.PathLike | No
         timings[name] = round(now - t0, 3)
         t0 = now
 
-    step("read")
-    volume = read_volume(input_path)
-    lap("read")
-    model = None
-    device = "cpu"
-    if opts.mode != "mirror":
-        device = resolve_device(opts.device)
-        model = load_completion_model(opts.model, device)
-        lap("load_model")
-    step("preprocess")
-    case = load_mask(volume, opts.hu_threshold)
-    lap("preprocess")
-    step("complete")
-    completion = run_completion(case, opts, model)
-    lap("complete")
-    step("implant")
-    implant = extract_implant(completion.probability, completion.frame, completion.defective, case.mask,
-                              core_mm=completion.core_mm, reconstruction=completion.reconstruction)
-    lap("implant")
-    step("mesh")
-    mesh = mask_to_mesh(implant.cropped, smooth_iterations=opts.smooth, decimate=opts.decimate)
-    lap("mesh")
-    step("write")
-    with _staging(out_dir) as tmp:
-        _write_outputs(tmp, ext, volume, case, completion, implant, mesh, opts)
-        lap("write")
-        report = build_report(input_path, out_dir, ext, volume, case, completion, implant, mesh, opts, model, device, timings)
-        from skullvae.completion.outputs import write_report
+    # Work for the second core while the first reads and preprocesses: the model (VAE modes),
+    # the slow imports of later stages (in VAE modes only once the model is loaded: both
+    # mostly hold the GIL, and the model is needed first) and the input's integrity check.
+    def warm_up():
+        return BackgroundThread(lambda: _warm_imports(opts.mode), name="skullvae-imports")
 
+    loading = None if opts.mode == "mirror" else BackgroundThread(lambda: _load_model(opts), name="skullvae-model")
+    warm = warm_up() if loading is None else None
+    with _checked_in_background(input_path):
+        step("read")
+        volume = read_volume(input_path, check=False)
+        lap("read")
+        step("preprocess")
+        try:
+            case = load_mask(volume, opts.hu_threshold)
+        except SkullVAEError:
+            if loading is not None:
+                loading.join()  # a model error comes first, as if the model had been loaded before
+            raise
+        lap("preprocess")
+        model = None
+        device = "cpu"
+        if loading is not None:
+            device, model = loading.join()
+            lap("load_model")  # only the wait left after reading and preprocessing
+            warm = warm_up()
+        step("complete")
+        completion = run_completion(case, opts, model)
+        lap("complete")
+        step("implant")
+        implant = extract_implant(completion.probability, completion.frame, completion.defective, case.mask,
+                                  core_mm=completion.core_mm, reconstruction=completion.reconstruction,
+                                  bone_distance=completion.bone_distance)
+    lap("implant")
+    warm.join()  # type: ignore[union-attr]  # no import may be running when the preview child is forked
+    from skullvae.completion.outputs import OutputWriter, write_report
+
+    with _staging(out_dir) as tmp:
+        with OutputWriter(tmp, ext, volume, case, completion, implant) as outputs:  # writes while meshing
+            step("mesh")
+            mesh = mask_to_mesh(implant.cropped, smooth_iterations=opts.smooth, decimate=opts.decimate)
+            lap("mesh")
+            step("write")
+            outputs.finish(mesh)
+            lap("write")
+        report = build_report(input_path, out_dir, ext, volume, case, completion, implant, mesh, opts, model, device, timings)
         write_report(tmp / "report.json", report)
     return report
-
-
-def _write_outputs(tmp: Path, ext: str, volume: Volume, case: PreparedCase, completion: Completion,
-                   implant, mesh, opts: CompletionOptions) -> None:
-    from skullvae.completion.outputs import write_preview
-    from skullvae.implant.mesh import preview_mesh, write_stl
-
-    implant_full = implant.full(np.uint8)
-    src = volume.array
-    if src.dtype == np.uint8 and case.mask.array.base is src:  # binary {0,1} input, nothing removed
-        completed = src.copy(order="K")  # keeps the reader's Fortran order: no transposing copy on write
-    else:
-        completed = case.mask.array.astype(np.uint8, order="K")  # the cleaned defective bone
-    completed[implant.box] |= implant.array.view(np.uint8)
-    geometry = (volume.spacing, volume.origin, volume.direction)
-    center = np.round(np.argwhere(implant.array).mean(axis=0) + implant.lo).astype(int)
-    context = completion.frame.as_volume(completion.defective).index_to_physical(
-        np.argwhere(completion.defective > 0.5)[::7])
-    title = f"skullvae complete --mode {completion.mode}: implant {implant.volume_cm3:.1f} cm³"
-
-    def preview():
-        coarse = preview_mesh(implant.cropped, len(mesh.faces))
-        write_preview(tmp / "preview.png", case.mask.array, (implant.array, implant.lo, implant.hi), center,
-                      volume.spacing, coarse, _near(context, mesh.bounds, 40.0), title=title)
-
-    child = _start_in_child(preview)  # matplotlib is GIL-bound: render on the other core
-    write_volume(Volume(implant_full, *geometry), tmp / f"implant{ext}")
-    write_volume(Volume(completed, *geometry), tmp / f"completed{ext}")
-    if completion.implant_probability is not None:
-        from skullvae.preprocessing.crop import geometry_only
-        from skullvae.preprocessing.model_grid import from_grid
-
-        prob = from_grid(completion.implant_probability, completion.frame, geometry_only(volume))
-        prob[case.mask.array] = 0.0
-        write_volume(Volume(prob, *geometry), tmp / f"implant_probability{ext}")
-    write_stl(mesh, tmp / "implant.stl")
-    if child is None or (child.join() or child.exitcode != 0):
-        preview()  # no fork available, or the child failed: run here (and raise its error)
-
-
-def _start_in_child(fn):
-    """Run ``fn`` in a forked process (None where fork is unavailable)."""
-    import multiprocessing
-
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return None
-    proc = multiprocessing.get_context("fork").Process(target=fn, daemon=True)
-    proc.start()
-    return proc
-
-
-def _near(points: np.ndarray, bounds, margin: float) -> np.ndarray:
-    """Points within ``margin`` mm of a bounding box."""
-    lo, hi = np.asarray(bounds[0]) - margin, np.asarray(bounds[1]) + margin
-    keep = np.all((points >= lo) & (points <= hi), axis=1)
-    return points[keep]

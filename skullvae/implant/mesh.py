@@ -27,11 +27,25 @@ def _march(mask: np.ndarray, step: int, presmooth: float):
 
     # Pad with ``step`` empty layers (and round up to whole steps) so every surface closes.
     pad = [(step, step + (-(n + 2 * step - 1)) % step) for n in mask.shape]
-    padded = np.pad(mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8), pad).astype(np.float32)
-    if presmooth > 0:
-        padded = ndimage.gaussian_filter(padded, presmooth)
-    verts, faces, _, _ = marching_cubes(padded, level=0.5, step_size=step, allow_degenerate=False)
-    return verts - float(step), faces  # undo the padding
+    padded = np.pad(mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8), pad)
+    if step == 1:
+        padded = padded.astype(np.float32)
+        if presmooth > 0:
+            padded = ndimage.gaussian_filter(padded, presmooth)
+        verts, faces, _, _ = marching_cubes(padded, level=0.5, allow_degenerate=False)
+        return verts - 1.0, faces  # undo the padding
+    # Marching cubes with a step only reads every step-th sample: smooth (separably)
+    # and subsample one axis at a time, then march the small lattice.
+    lattice = padded
+    for axis in range(3):
+        if presmooth > 0:
+            lattice = ndimage.gaussian_filter1d(lattice, presmooth, axis=axis, output=np.float32)
+        index = [slice(None)] * 3
+        index[axis] = slice(None, None, step)
+        lattice = lattice[tuple(index)]
+    verts, faces, _, _ = marching_cubes(np.ascontiguousarray(lattice, dtype=np.float32), level=0.5,
+                                        allow_degenerate=False)
+    return verts * float(step) - float(step), faces  # lattice → voxel indices, undo the padding
 
 
 def mask_to_mesh(mask: Volume, smooth_iterations: int = 10, decimate: float | None = None, presmooth: float = 0.0):
@@ -77,8 +91,11 @@ def _mesh_once(mask: Volume, array: np.ndarray, presmooth: float, smooth_iterati
         while len(faces) > target * 1.15 and step < 8:
             step += 1
             verts, faces = _march(array, step, presmooth)
+    verts = mask.index_to_physical(verts)
+    if signed_volume(verts, faces) < 0:  # e.g. a mirrored index space: wind outwards before smoothing
+        faces = np.ascontiguousarray(faces[:, ::-1])
     # Marching cubes already shares vertices and winds faces consistently: no processing.
-    mesh = trimesh.Trimesh(vertices=mask.index_to_physical(verts), faces=faces, process=False)
+    mesh = trimesh.Trimesh(vertices=verts, faces=faces, process=False)
     if smooth_iterations > 0:
         # trimesh subtracts nu on odd passes: 0 < 1/lamb - 1/nu < 0.1 keeps the volume.
         trimesh.smoothing.filter_taubin(mesh, lamb=0.5, nu=0.52, iterations=int(smooth_iterations))
@@ -113,8 +130,30 @@ def _make_watertight(mesh) -> None:
         trimesh.repair.fix_normals(mesh, multibody=True)
         if not mesh.is_watertight:
             raise SkullVAEError("could not make the implant mesh watertight")
-    if mesh.volume < 0:  # consistent but inward (e.g. a mirrored index space)
+    if signed_volume(mesh.vertices, mesh.faces) < 0:  # consistent but inward
         mesh.invert()
+
+
+def signed_volume(vertices: np.ndarray, faces: np.ndarray) -> float:
+    """Volume enclosed by a closed triangle mesh, positive when its faces wind outwards.
+
+    The sum of the signed tetrahedra (origin, triangle): the same quantity as
+    ``trimesh.Trimesh.volume`` without the rest of its mass properties.
+
+    Args:
+        vertices: ``(V, 3)`` points.
+        faces: ``(F, 3)`` vertex indices.
+
+    Returns:
+        The signed volume in cubic units of ``vertices``.
+    """
+    v = np.asarray(vertices, dtype=np.float64)
+    f = np.asarray(faces)
+    a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
+    det = (a[:, 0] * (b[:, 1] * c[:, 2] - b[:, 2] * c[:, 1])
+           + a[:, 1] * (b[:, 2] * c[:, 0] - b[:, 0] * c[:, 2])
+           + a[:, 2] * (b[:, 0] * c[:, 1] - b[:, 1] * c[:, 0]))
+    return float(det.sum()) / 6.0
 
 
 def write_stl(mesh, path: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -130,6 +169,6 @@ def mesh_summary(mesh) -> dict:
         "faces": int(len(mesh.faces)),
         "vertices": int(len(mesh.vertices)),
         "watertight": bool(mesh.is_watertight),
-        "volume_cm3": float(abs(mesh.volume) / 1000.0) if mesh.is_watertight else None,
+        "volume_cm3": float(abs(signed_volume(mesh.vertices, mesh.faces)) / 1000.0) if mesh.is_watertight else None,
         "bounds_mm": np.asarray(mesh.bounds, float).round(3).tolist(),
     }

@@ -15,7 +15,7 @@ from skullvae.io.formats import volume_extension
 from skullvae.io.volume import Volume
 
 
-def read_volume(path: str | os.PathLike, dicom_irregular: str = "resample") -> Volume:
+def read_volume(path: str | os.PathLike, dicom_irregular: str = "resample", check: bool = True) -> Volume:
     """Read a 3D volume from a file or a DICOM series folder.
 
     Args:
@@ -24,6 +24,9 @@ def read_volume(path: str | os.PathLike, dicom_irregular: str = "resample") -> V
         dicom_irregular: for a tilted or unevenly spaced DICOM series,
             ``"resample"`` onto a regular grid at the true slice positions, or
             ``"refuse"`` with a clear error.
+        check: run :func:`check_volume_file` first. Only pass False when the
+            caller runs that check itself (e.g. concurrently) and acts on its
+            error before using the volume: ITK zero-fills truncated NIfTI data.
 
     Returns:
         The volume, geometry exactly as stored.
@@ -38,11 +41,31 @@ def read_volume(path: str | os.PathLike, dicom_irregular: str = "resample") -> V
         from skullvae.io.dicom import read_dicom_series
 
         return read_dicom_series(path, irregular=dicom_irregular)
+    if check:
+        check_volume_file(path)
+    volume_extension(path)  # refuses unknown formats
+    with _unambiguous_name(path) as name:
+        return _read_file(path, name)
+
+
+def check_volume_file(path: str | os.PathLike) -> None:
+    """Refuse a truncated or corrupt NIfTI file (a no-op for other formats and folders).
+
+    Decompresses a ``.nii.gz`` once (zlib releases the GIL, so this can run in a
+    thread beside the actual read).
+
+    Args:
+        path: the file :func:`read_volume` will read.
+
+    Raises:
+        SkullVAEError: corrupt header, corrupt gzip data, or truncated data.
+    """
+    path = Path(path)
+    if path.is_dir() or not path.exists():
+        return
     ext = volume_extension(path)
     if ext in (".nii", ".nii.gz"):
         _check_nifti_complete(path, ext)
-    with _unambiguous_name(path) as name:
-        return _read_file(path, name)
 
 
 def _read_file(path: Path, name: Path) -> Volume:

@@ -28,11 +28,29 @@ def write_volume(volume: Volume, path: str | os.PathLike, overwrite: bool = Fals
     Returns:
         The written path.
     """
+    image = volume.to_sitk() if volume.array.dtype != bool else volume.with_array(volume.array.astype(np.uint8)).to_sitk()
+    return write_image(image, path, overwrite, compress)
+
+
+def write_image(image, path: str | os.PathLike, overwrite: bool = False, compress: bool = True) -> Path:
+    """Write a ``SimpleITK.Image`` atomically, exactly as :func:`write_volume` writes a volume.
+
+    For callers that assemble the image directly (e.g. by pasting a small box into
+    an image), which saves the full-size NumPy copies.
+
+    Args:
+        image: a 3D SimpleITK image.
+        path: output file; its extension selects the format.
+        overwrite: replace an existing file.
+        compress: gzip-compress where the format allows it.
+
+    Returns:
+        The written path.
+    """
     import SimpleITK as sitk
 
     path = Path(path)
     ext = volume_extension(path)
-    image = volume.to_sitk() if volume.array.dtype != bool else volume.with_array(volume.array.astype(np.uint8)).to_sitk()
     if ext in (".nhdr", ".mhd"):
         # Detached header + data file: write both into a temp folder, then move.
         if path.exists() and not overwrite:

@@ -50,9 +50,11 @@ def _targets(out_dir: Path, names: list[str], overwrite: bool) -> list[Path]:
 
 
 def sample_volumes(model_name: str, n: int, out_dir: str | os.PathLike, seed: int = 0,
-                   overwrite: bool = False, device: str = "cpu") -> list[Path]:
+                   overwrite: bool = False, device: str = "cpu", aggregate: bool = False) -> list[Path]:
     """Decode ``n`` draws from N(0, I); write ``sample_XXX.nii.gz`` + ``montage.png``.
 
+    With ``aggregate`` the draws come from the moment-matched Gaussian of the
+    aggregated posterior, N(posterior_mean, diag posterior_var), as in Li et al.
     The volumes are in the model grid, centred at the origin (LPS).
 
     Returns:
@@ -65,6 +67,8 @@ def sample_volumes(model_name: str, n: int, out_dir: str | os.PathLike, seed: in
     paths = _targets(out_dir, [f"sample_{i:03d}.nii.gz" for i in range(n)] + ["montage.png"], overwrite)
     g = torch.Generator().manual_seed(seed)
     z = torch.randn(n, model.vae_config.latent_size, generator=g)
+    if aggregate:
+        z = model.posterior_mean.cpu() + model.posterior_var.cpu().sqrt() * z
     vols = _decode(model, z)
     frame = GridFrame(np.zeros(3), model.voxel_mm, model.grid)
     for v, p in zip(vols, paths):

@@ -17,11 +17,25 @@ DEFAULT_MIN_FRACTION = 0.05
 
 
 def _block_max(mask: np.ndarray, factor: int) -> np.ndarray:
-    """Block-wise OR with ``factor``-sized blocks (the last block may be partial)."""
+    """Block-wise OR with ``factor``-sized blocks (the last block may be partial).
+
+    One axis at a time, by OR-ing the ``factor`` interleaved slices: each pass
+    shrinks the array, so the cost is about one read of the input.
+    """
     if factor == 1:
         return mask
-    for axis in range(3):
-        mask = np.logical_or.reduceat(mask, np.arange(0, mask.shape[axis], factor), axis=axis)
+    # Slowest-varying axis first: that pass reads whole contiguous planes.
+    for axis in np.argsort(mask.strides)[::-1]:
+        index = [slice(None)] * 3
+        index[axis] = slice(0, None, factor)
+        out = mask[tuple(index)].copy(order="K")
+        for offset in range(1, factor):
+            index[axis] = slice(offset, None, factor)
+            part = mask[tuple(index)]
+            head = [slice(None)] * 3
+            head[axis] = slice(0, part.shape[axis])  # the last block may lack this offset
+            out[tuple(head)] |= part
+        mask = out
     return mask
 
 

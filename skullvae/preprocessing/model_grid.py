@@ -156,12 +156,27 @@ def _block_reduce(volume: Volume, factors: tuple[int, int, int]) -> Volume:
         return volume.with_array(arr.astype(np.float32, copy=False))
     shape = [s // f * f for s, f in zip(arr.shape, factors)]
     arr = arr[: shape[0], : shape[1], : shape[2]]
-    out = np.zeros([s // f for s, f in zip(shape, factors)], dtype=np.float32)
-    for a in range(factors[0]):
-        for b in range(factors[1]):
-            for c in range(factors[2]):
-                out += arr[a :: factors[0], b :: factors[1], c :: factors[2]]
-    out /= float(np.prod(factors))
+    count = int(np.prod(factors))
+    if arr.dtype == bool and count < 256:
+        # Sum the blocks one axis at a time in uint8: exact, and a fraction of the
+        # memory traffic of float sums over the full-resolution array.
+        for axis in np.argsort(arr.strides)[::-1]:  # slowest-varying axis first: whole planes
+            f = factors[axis]
+            index = [slice(None)] * 3
+            index[axis] = slice(0, None, f)
+            total = arr[tuple(index)].astype(np.uint8, order="K")
+            for offset in range(1, f):
+                index[axis] = slice(offset, None, f)
+                total += arr[tuple(index)]
+            arr = total
+        out = arr.astype(np.float32, order="K")
+    else:
+        out = np.zeros([s // f for s, f in zip(shape, factors)], dtype=np.float32)
+        for a in range(factors[0]):
+            for b in range(factors[1]):
+                for c in range(factors[2]):
+                    out += arr[a :: factors[0], b :: factors[1], c :: factors[2]]
+    out /= float(count)
     spacing = np.asarray(volume.spacing) * np.asarray(factors)
     shift = (np.asarray(factors) - 1) / 2.0 * np.asarray(volume.spacing)
     origin = np.asarray(volume.origin) + volume.direction @ shift
@@ -184,7 +199,8 @@ def to_grid(volume: Volume, frame: GridFrame) -> np.ndarray:
     import SimpleITK as sitk
 
     factors = tuple(max(1, int(np.floor(frame.voxel_mm / s / 1.5))) for s in volume.spacing)
-    src = _block_reduce(volume.with_array(volume.array if volume.array.dtype.kind == "f" else volume.array != 0), factors)  # type: ignore[arg-type]
+    arr = volume.array if volume.array.dtype.kind in "fb" else volume.array != 0
+    src = _block_reduce(volume.with_array(arr), factors)  # type: ignore[arg-type]
     image = src.to_sitk()
     target = frame.as_volume(np.zeros(frame.grid, dtype=np.uint8)).to_sitk()
     out = sitk.Resample(sitk.Cast(image, sitk.sitkFloat32), target, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)
@@ -213,6 +229,12 @@ def from_grid(grid_array: np.ndarray, frame: GridFrame, reference: Volume, order
 
     if tuple(grid_array.shape) != tuple(frame.grid):
         raise ValueError(f"grid array shape {grid_array.shape} != frame grid {frame.grid}")
+    if order == "linear":
+        from skullvae.preprocessing.separable import resample_aligned
+
+        out = resample_aligned(grid_array, frame.as_volume(grid_array), reference)
+        if out is not None:  # axis-aligned grids: the same interpolation, one axis at a time
+            return out
     image = frame.as_volume(grid_array.astype(np.float32)).to_sitk()
     ref_img = sitk.Image([int(s) for s in reference.shape], sitk.sitkUInt8)
     ref_img.SetSpacing(reference.spacing)

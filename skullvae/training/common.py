@@ -51,17 +51,22 @@ def load_caches(manifest_path: str, grid, voxel_mm: float, cache_dir: Path, prog
 
 
 def auto_voxel_mm(manifest_path: str, grid, margin: float = 1.07) -> float:
-    """Voxel size whose field of view holds the largest training skull plus a margin (0.1 mm steps)."""
+    """Voxel size whose field of view holds the largest training skull plus a margin (0.1 mm steps).
+
+    The extent is the part of the skull that :func:`frame_for` keeps (the vault), per grid axis.
+    """
     from skullvae.data.manifest import load_manifest
     from skullvae.io.readers import read_volume
-    from skullvae.preprocessing.model_grid import bone_bbox_mm
+    from skullvae.preprocessing.model_grid import bone_bbox_mm, frame_for
 
     manifest = load_manifest(manifest_path)
     extents = []
     for case in manifest.split("train"):
         paths = [case.complete] if case.complete is not None else list(case.defective.values())[:1]
         for p in paths:
-            lo, hi = bone_bbox_mm(read_volume(p))
+            vol = read_volume(p)
+            frame = frame_for(vol, grid, 1.0)  # the extent the frame keeps (the vault)
+            lo, hi = bone_bbox_mm(vol, frame.rotation, frame.floor_mm)
             extents.append(np.max((hi - lo) / np.asarray(grid, dtype=float)))
     if not extents:
         raise SkullVAEError("cannot choose a voxel size: the training split has no skulls")

@@ -21,6 +21,7 @@ from skullvae.model.checkpoint import save_weights
 from skullvae.model.run_layout import RUN_FORMAT, RUN_FORMAT_VERSION, RunLayout
 from skullvae.model.vae import SkullVAE, VAEConfig
 from skullvae.objectives import build_objective
+from skullvae.preprocessing.model_grid import VAULT_DEPTH_MM
 from skullvae.training.common import auto_voxel_mm, finalize_latent, heldout_dice, load_caches, update_config
 from skullvae.training.distributed import barrier, init_distributed, shutdown
 from skullvae.training.loop import LoopSettings, train_loop
@@ -35,6 +36,8 @@ def _new_config(manifest: Path, model_cfg: VAEConfig, objective: dict, settings:
         "grid": list(model_cfg.grid), "voxel_mm": model_cfg.voxel_mm, "latent_size": model_cfg.latent_size,
         "model": model_cfg.to_dict(), "objective": objective,
         "data": {"manifest": str(manifest.resolve()), "train_split": "train", "shift": shift},
+        "frame": {"function": "skullvae.preprocessing.model_grid.frame_for", "vault_depth_mm": VAULT_DEPTH_MM,
+                  "pairs": "complete skull resampled in the defective skull's frame"},
         "stage1": {"epochs": settings.epochs, "batch_size": settings.batch_size, "lr": settings.lr,
                    "seed": settings.seed},
     }

@@ -1,7 +1,8 @@
 """Stage 2 (Li et al. 2022): a fresh decoder on the frozen stage-1 posterior.
 
-The stage-1 encoder is frozen; the posterior parameters ``(μ, ln σ²)`` of every
-training volume are computed once, and each step draws a *sample*
+The stage-1 encoder is frozen (eval mode, no gradients); each step encodes the
+batch (with the same shift augmentation as stage 1, without which the fresh
+decoder over-fits the training posteriors) and draws a *sample*
 ``z ~ N(μ, σ²)`` from q(z|x) (not the deterministic μ+σ the skullVAE scripts fed
 their decoder). A new decoder of the same architecture is trained on the
 reconstruction loss only, ``D·(BCE + Dice)`` (no KL). Afterwards the
@@ -76,19 +77,17 @@ def train_stage2(run_dir: str | Path, *, settings: LoopSettings | None = None, r
         t0 = time.perf_counter()
         train, val = load_caches(config["data"]["manifest"], cfg.grid, cfg.voxel_mm, layout.root / "cache",
                                  progress=settings.progress and info.is_main)
-        from skullvae.latent.stats import encode_volumes
-
-        mu_all, logvar_all = encode_volumes(encoder, train.volumes, settings.device)
-        mu_all, std_all = mu_all.to(settings.device), (0.5 * logvar_all).exp().to(settings.device)
         t_data = time.perf_counter() - t0
+        shift = int(config["data"].get("shift", 0))
         seed_everything(settings.seed + 1)
         decoder = Decoder(cfg)
-        dataset = GridDataset(train.volumes, shift=0, seed=settings.seed)
+        # the same shift augmentation as stage 1; the frozen encoder runs on the augmented batch
+        dataset = GridDataset(train.volumes, shift=shift, seed=settings.seed + 1)
 
         def forward(call, x, idx, step):
-            idx = idx.to(settings.device)
-            mu, std = mu_all[idx], std_all[idx]
-            z = mu + std * torch.randn(mu.shape, device=mu.device, dtype=mu.dtype)  # z ~ q(z|x)
+            with torch.no_grad():
+                mu, logvar = encoder(x)
+            z = mu + torch.exp(0.5 * logvar) * torch.randn(mu.shape, device=mu.device, dtype=mu.dtype)  # z ~ q(z|x)
             logits = call(z)
             recon = dice_bce(logits, x, dice_weight).mean()
             return voxels_per_sample(x) * recon, {"recon": recon.item()}, logits

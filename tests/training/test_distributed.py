@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -30,6 +31,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _run_group(cmd, env, timeout=300) -> subprocess.CompletedProcess:
+    """Run torchrun in its own process group so that a timeout also ends its workers."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"torchrun timed out: {err[-2000:]}")
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
 def _torchrun(tmp_path, stage2: bool):
     manifest = make_toy_dataset(tmp_path / "data", n=4, shape=32, spacing=6.0)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
@@ -37,7 +51,7 @@ def _torchrun(tmp_path, stage2: bool):
            "-m", "skullvae_cli", "train", "--stage", "1", "--data", str(manifest), "--out", str(tmp_path / "run"),
            "--grid", "16", "--voxel-mm", "14", "--channels", "4,8", "--latent-size", "4", "--epochs", "2",
            "--batch-size", "1", "--device", "cpu", "--quiet", "--objective", "mog"]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    proc = _run_group(cmd, env)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = (tmp_path / "run" / "stage1" / "metrics.csv").read_text().splitlines()
     assert len(rows) == 3
@@ -51,9 +65,8 @@ def _torchrun(tmp_path, stage2: bool):
         return
     cmd2 = cmd[:6] + [str(_free_port())] + cmd[7:9]
     # torchrun's own parser would take --run as an abbreviation of --run-path, hence --out
-    proc2 = subprocess.run(cmd2 + ["train", "--stage", "2", "--out", str(tmp_path / "run"), "--epochs", "1",
-                                      "--batch-size", "1", "--device", "cpu", "--quiet"],
-                           env=env, capture_output=True, text=True, timeout=300)
+    proc2 = _run_group(cmd2 + ["train", "--stage", "2", "--out", str(tmp_path / "run"), "--epochs", "1",
+                               "--batch-size", "1", "--device", "cpu", "--quiet"], env)
     assert proc2.returncode == 0, proc2.stderr[-3000:]
     model = load_model(tmp_path / "run")
     assert model.has_stage2

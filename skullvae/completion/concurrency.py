@@ -1,0 +1,137 @@
+"""Two small tools to use both CPU cores while the outputs are written.
+
+* :class:`BackgroundThread` runs a function in a thread and re-raises its error
+  on :meth:`~BackgroundThread.join`. Worth it for work that releases the GIL
+  (SimpleITK filters and writers, zlib, large NumPy copies).
+* :class:`ForkedJob` runs GIL-bound work (matplotlib) in a forked child: the child
+  prepares at once, then waits for one message from the parent before it
+  finishes. Where ``fork`` is unavailable it does nothing and the caller runs the
+  work itself.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import weakref
+from typing import Any, Callable
+
+#: Threads started by :class:`BackgroundThread` (a child forked while one of them runs
+#: could inherit a lock it holds, e.g. an import lock, so :class:`ForkedJob` then declines).
+_THREADS: "weakref.WeakSet[threading.Thread]" = weakref.WeakSet()
+
+#: Seconds :meth:`ForkedJob.wait` waits for the child before giving up on it.
+CHILD_TIMEOUT_S = 120.0
+
+
+class BackgroundThread:
+    """Run ``fn()`` in a thread; :meth:`join` returns its result or raises its error.
+
+    Args:
+        fn: the function to run (no arguments).
+        name: thread name (for debugging).
+    """
+
+    def __init__(self, fn: Callable[[], Any], name: str = "skullvae-background"):
+        self._fn = fn
+        self._result: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        _THREADS.add(self._thread)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._result = self._fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the joining thread
+            self._error = exc
+
+    def join(self) -> Any:
+        """Wait for the thread.
+
+        Returns:
+            What ``fn`` returned.
+
+        Raises:
+            Whatever ``fn`` raised.
+        """
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._result
+
+
+class ForkedJob:
+    """``finish = prepare()`` in a forked child, then ``finish(message)`` once the parent sends it.
+
+    The child reports only success or failure (its exit status); on failure, or
+    when no child was started (:attr:`started` is False: no ``fork`` on this
+    platform, or a :class:`BackgroundThread` is still running), the parent should
+    run the work itself to get the result or the error.
+
+    Args:
+        prepare: called in the child at once; returns the ``finish`` callable.
+    """
+
+    def __init__(self, prepare: Callable[[], Callable[[Any], None]]):
+        self._proc = None
+        self._conn = None
+        if "fork" not in multiprocessing.get_all_start_methods() or any(t.is_alive() for t in list(_THREADS)):
+            return
+        ctx = multiprocessing.get_context("fork")
+        receive, self._conn = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(target=_child_main, args=(prepare, receive, self._conn), daemon=True)
+        self._proc.start()
+        receive.close()
+
+    @property
+    def started(self) -> bool:
+        """Whether a child is running the job."""
+        return self._proc is not None
+
+    def send(self, message: Any) -> None:
+        """Let the child finish with ``message`` (picklable)."""
+        if self._conn is not None:
+            try:
+                self._conn.send(message)
+            except OSError:  # the child is gone; wait() reports the failure
+                pass
+
+    def wait(self, timeout: float = CHILD_TIMEOUT_S) -> bool:
+        """Wait for the child (at most ``timeout`` s); True when it finished the job successfully."""
+        if self._proc is None:
+            return False
+        self._proc.join(timeout)
+        if self._proc.exitcode is None:  # stuck: give up on it
+            self.cancel()
+            return False
+        self._close()
+        return self._proc.exitcode == 0
+
+    def cancel(self) -> None:
+        """Stop the child (if any) and wait for it."""
+        if self._proc is None:
+            return
+        if self._proc.is_alive():
+            self._proc.kill()
+        self._proc.join()
+        self._close()
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def _child_main(prepare, receive, send_end) -> None:
+    send_end.close()  # the parent's end: a closed pipe then means the parent is gone
+    code = 1
+    try:
+        finish = prepare()
+        message = receive.recv()
+        finish(message)
+        code = 0
+    except BaseException:  # noqa: BLE001 - the parent re-runs the job to report the error
+        pass
+    os._exit(code)  # no atexit handlers of the parent's state in the child
