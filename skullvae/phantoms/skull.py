@@ -49,14 +49,16 @@ def synth_skull(seed: int, shape: int = 256, spacing: float = 0.8, max_rotation_
         raise SkullVAEError(f"spacing must be positive, got {spacing}")
     if max_rotation_deg < 0 or max_rotation_deg > 45:
         raise SkullVAEError(f"max rotation must be between 0 and 45 degrees, got {max_rotation_deg}")
-    rng = np.random.default_rng(int(seed))
-    params = sample_parameters(rng)
-    rotation = _random_rotation(rng, max_rotation_deg)
-    low, high = params.extent_mm()
-    fov = _check_fov(high - low, rotation, dims, spacing)
-    coords = _Coords(rng, dims, float(spacing), rotation, (low + high) / 2.0, params.deform_mm)
-    bone = _build_bone(coords, params, rng)
-    bone = _centre(bone, fov)
+    bone = _generate(seed, dims, float(spacing), max_rotation_deg, pad=0)
+    if bone is None:
+        # The random deformation pushed the skull against the border: build it again
+        # (same seed) on a grid padded by 2 cm per side, then centre it
+        # in the requested grid. Skulls that fit the first time are unaffected.
+        bone = _generate(seed, dims, float(spacing), max_rotation_deg, pad=int(np.ceil(20.0 / spacing)))
+        if bone is None:
+            raise SkullVAEError(
+                f"field of view {_fmt(np.asarray(dims) * spacing)} mm is too small: the skull touches the grid border"
+            )
     origin = -(np.asarray(dims, dtype=np.float64) - 1.0) / 2.0 * spacing
     return Volume(bone.astype(np.uint8), (float(spacing),) * 3, origin, np.eye(3))
 
@@ -242,15 +244,37 @@ def _rotated_extent(size: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     return np.abs(rotation) @ size
 
 
-def _centre(bone: np.ndarray, fov: np.ndarray) -> np.ndarray:
-    """Shift the mask (whole voxels) so its bounding box is centred; refuse a clipped skull."""
+def _generate(seed: int, dims, spacing: float, max_rotation_deg: float, pad: int) -> np.ndarray | None:
+    """Build the skull on ``dims`` padded by ``pad`` voxels per side, centred in ``dims``.
+
+    Returns:
+        The boolean mask, or None when the skull touches the border of the build grid
+        or does not fit ``dims``.
+    """
+    rng = np.random.default_rng(int(seed))
+    params = sample_parameters(rng)
+    rotation = _random_rotation(rng, max_rotation_deg)
+    low, high = params.extent_mm()
+    _check_fov(high - low, rotation, dims, spacing)
+    build = tuple(int(n) + 2 * pad for n in dims)
+    coords = _Coords(rng, build, spacing, rotation, (low + high) / 2.0, params.deform_mm)
+    return _centre(_build_bone(coords, params, rng), dims)
+
+
+def _centre(bone: np.ndarray, dims) -> np.ndarray | None:
+    """Move the mask (whole voxels) so its bounding box is centred in a ``dims`` grid.
+
+    Returns None for a clipped skull (touching the build grid's border) or one
+    larger than ``dims``.
+    """
     idx = [np.flatnonzero(bone.any(axis=tuple(a for a in range(3) if a != ax))) for ax in range(3)]
     if any(i.size == 0 for i in idx):
         raise SkullVAEError("the synthetic skull came out empty; the grid is too coarse")
-    dims = bone.shape
-    if any(i[0] == 0 or i[-1] == n - 1 for i, n in zip(idx, dims)):
-        raise SkullVAEError(f"field of view {_fmt(fov)} mm is too small: the skull touches the grid border")
-    out = np.zeros_like(bone)
+    if any(i[0] == 0 or i[-1] == n - 1 for i, n in zip(idx, bone.shape)):
+        return None
+    if any(int(i[-1]) + 1 - int(i[0]) > n for i, n in zip(idx, dims)):
+        return None
+    out = np.zeros(tuple(dims), dtype=bone.dtype)
     src, dst = [], []
     for i, n in zip(idx, dims):
         lo, hi = int(i[0]), int(i[-1]) + 1
