@@ -72,7 +72,12 @@ def run_ours(cfg, volumes: np.ndarray, steps: int, batch: int, device, compile_:
         loss.backward()
         opt.step()
 
-    for i in range(3):  # warm-up (and compilation)
+    return _samples_per_second(step, steps, batch, device, warmup=3)  # warm-up includes compilation
+
+
+def _samples_per_second(step, steps: int, batch: int, device, warmup: int) -> float:
+    """Run ``warmup`` untimed steps, then time ``steps`` steps of ``batch`` samples."""
+    for i in range(warmup):
         step(i)
     _sync(device)
     t = time.perf_counter()
@@ -102,13 +107,7 @@ def run_plain(cfg, paths: list[Path], steps: int, batch: int, device) -> float:
         loss.backward()
         opt.step()
 
-    step(0)
-    _sync(device)
-    t = time.perf_counter()
-    for i in range(steps):
-        step(i)
-    _sync(device)
-    return steps * batch / (time.perf_counter() - t)
+    return _samples_per_second(step, steps, batch, device, warmup=1)
 
 
 def main(argv=None) -> dict:

@@ -9,17 +9,7 @@ from skullvae.data.manifest import load_manifest
 from skullvae.io.readers import read_volume
 from skullvae.io.writers import write_volume
 from skullvae.phantoms import synth_skull
-from skullvae_cli.app import main
-
-
-def _run(args, capsys):
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from cli_runner import run_cli as _run
 
 
 def test_synth_issue_example_invariants_voxel_for_voxel(tmp_path, capsys):

@@ -12,17 +12,7 @@ import pytest
 
 from skullvae.io import Volume, read_volume, write_volume
 from skullvae.metrics import evaluate_implant
-from skullvae_cli.app import main
-
-
-def _run(argv, capsys):
-    try:
-        main([str(a) for a in argv])
-        code = 0
-    except SystemExit as exc:
-        code = exc.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
+from cli_runner import run_cli as _run
 
 
 def _ball(shape, centre, radius):
