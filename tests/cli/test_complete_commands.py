@@ -1,6 +1,7 @@
 """``skullvae complete`` and ``skullvae export-stl`` end to end (small synthetic skulls)."""
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -102,7 +103,14 @@ def test_wrong_model_files_are_refused(skull, tmp_path, capsys):
     (tmp_path / "model.pt").write_bytes(b"\x80\x04junk")
     (tmp_path / "weights.safetensors").write_bytes(b"junk")
     (tmp_path / "not_a_run").mkdir()
-    for model in ("model.pt", "weights.safetensors", "not_a_run", "no-such-bundled-model"):
+    # A real model folder whose config names another grid than its weights were made for.
+    from skullvae.model.load import BUNDLED_DIR
+
+    shutil.copytree(BUNDLED_DIR / "synthetic-64", tmp_path / "wrong_grid")
+    config = json.loads((tmp_path / "wrong_grid" / "config.json").read_text())
+    config["model"]["grid"] = config["grid"] = [32, 32, 32]
+    (tmp_path / "wrong_grid" / "config.json").write_text(json.dumps(config))
+    for model in ("model.pt", "weights.safetensors", "not_a_run", "wrong_grid", "no-such-bundled-model"):
         out = tmp_path / f"out_{model}"
         code = run(["complete", path, "--mode", "dev", "--model", tmp_path / model if model != "no-such-bundled-model" else model, "-o", out])
         err = capsys.readouterr().err
