@@ -16,6 +16,7 @@ the preview is drawn in a forked process while the implant is meshed (see
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import shutil
 import tempfile
@@ -31,7 +32,12 @@ from skullvae.io.readers import check_volume_file, read_volume
 from skullvae.preprocessing.intensity import DEFAULT_HU_THRESHOLD
 from skullvae.preprocessing.pipeline import PreparedCase, load_mask
 
+logger = logging.getLogger(__name__)
+
 MODES = ("dev", "optimize", "mirror")
+#: Below this Dice between the model's reconstruction of the input and the input, the
+#: input is out of the model's distribution and a warning is printed.
+MIN_INPUT_FIT_DICE = 0.7
 #: The default mode: the winner of the synthetic benchmark (benchmarks/evaluate_completion.py
 #: with the bundled model on the 36 held-out test cases of 40 synthetic skulls: mean implant
 #: DSC dev 0.767 > optimize 0.661 > mirror 0.555; see README).
@@ -105,6 +111,25 @@ def _model_grid(model) -> tuple[list[int], float]:
     return [int(g) for g in grid], float(voxel)
 
 
+def input_fit_dice(reconstruction: np.ndarray, grid_array: np.ndarray) -> float:
+    """Dice between the model's reconstruction of the defective input and the input itself.
+
+    A model reproduces skulls like its training skulls closely (held-out synthetic
+    skulls ≈ 0.87); a low value means the input lies outside what the model knows.
+
+    Args:
+        reconstruction: decoded bone probability of enc(x), in the model grid.
+        grid_array: the defective input's bone fraction in the same grid.
+
+    Returns:
+        Dice of the two masks thresholded at 0.5 (1.0 when both are empty).
+    """
+    a = reconstruction > 0.5
+    b = grid_array >= 0.5
+    total = int(a.sum()) + int(b.sum())
+    return 1.0 if total == 0 else 2.0 * int((a & b).sum()) / total
+
+
 def run_completion(case: PreparedCase, opts: CompletionOptions, model=None) -> Completion:
     """Run the chosen completion mode on a prepared case (frame placed as needed)."""
     if opts.mode == "mirror":
@@ -146,9 +171,15 @@ def run_completion(case: PreparedCase, opts: CompletionOptions, model=None) -> C
     from skullvae.completion.dev import encode_grid
 
     mu, _ = encode_grid(model, case.grid_array)
-    recon = decode_probability(model, mu)[0] if opts.use_reconstruction else None
-    result = Completion(opts.mode, case.frame, prob, case.grid_array, info=info, reconstruction=recon,
-                        bone_distance=distance.join())
+    recon = decode_probability(model, mu)[0]
+    info["input_fit_dice"] = fit = round(input_fit_dice(recon, case.grid_array), 4)
+    if fit < MIN_INPUT_FIT_DICE:
+        logger.warning(
+            "the model reconstructs this skull poorly (Dice %.2f < %.2f): it is unlike the skulls the model was "
+            "trained on, so the completion is unreliable; check the preview, try --align register or --mode mirror, "
+            "or use a model trained on similar scans", fit, MIN_INPUT_FIT_DICE)
+    result = Completion(opts.mode, case.frame, prob, case.grid_array, info=info,
+                        reconstruction=recon if opts.use_reconstruction else None, bone_distance=distance.join())
     if opts.samples > 1:
         from skullvae.completion.sampling import implant_probability, sample_probabilities
 

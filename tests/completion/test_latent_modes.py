@@ -85,3 +85,26 @@ def test_sampling_is_reproducible_and_uncertain_only_in_the_defect(case):
     p = implant_probability(mean, prepared.grid_array)
     solid = prepared.grid_array > 0.95
     assert p[cap].mean() > 0.8 and p[solid].max() < 0.1
+
+
+class _MisfitModel(FakeModel):
+    """Decodes every skull 6 voxels (21 mm) off: a model that does not know this skull."""
+
+    def decode(self, z):
+        return torch.roll(super().decode(z), shifts=6, dims=2)
+
+
+def test_input_fit_is_reported_and_a_poor_fit_warns(caplog):
+    from skullvae.completion.pipeline import MIN_INPUT_FIT_DICE, CompletionOptions, run_completion
+
+    defective, complete, _ = shell_skull()
+    opts = CompletionOptions(mode="dev", defect_type="parietotemporal")
+    good = run_completion(prepare_case(defective, FakeModel(defective, complete).config), opts,
+                          FakeModel(defective, complete))
+    assert good.info["input_fit_dice"] > 0.9
+    assert "reconstructs this skull poorly" not in caplog.text
+    misfit = _MisfitModel(defective, complete)
+    with caplog.at_level("WARNING", logger="skullvae"):
+        bad = run_completion(prepare_case(defective, misfit.config), opts, misfit)
+    assert bad.info["input_fit_dice"] < MIN_INPUT_FIT_DICE
+    assert "reconstructs this skull poorly" in caplog.text
