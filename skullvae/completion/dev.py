@@ -13,12 +13,41 @@ import torch
 from skullvae.errors import SkullVAEError
 
 
-def dev_vector(model, defect_type: str | None) -> tuple[torch.Tensor, str]:
-    """The DEV of ``defect_type`` (or the pooled one when None).
+#: The side with this much less bone (fraction of all bone) than the other is the missing one.
+SIDE_MASS_FRACTION = 0.03
+
+
+def missing_side(grid_array: np.ndarray) -> str | None:
+    """Which side of a skull in the model grid lacks bone: ``"left"``, ``"right"`` or None.
+
+    Grid axis 0 points to the patient's left. A lateral defect removes a clear share of
+    the bone from one half; below :data:`SIDE_MASS_FRACTION` the skull counts as balanced.
+
+    Args:
+        grid_array: bone fraction in the model grid.
+
+    Returns:
+        The side with less bone, or None when the halves are balanced.
+    """
+    profile = np.asarray(grid_array, dtype=np.float64).sum(axis=(1, 2))
+    total = profile.sum()
+    if total <= 0:
+        return None
+    x = np.arange(profile.size) - (profile.size - 1) / 2.0
+    left, right = profile[x > 0].sum(), profile[x < 0].sum()
+    if abs(left - right) < SIDE_MASS_FRACTION * total:
+        return None
+    return "left" if left < right else "right"
+
+
+def dev_vector(model, defect_type: str | None, side: str | None = None) -> tuple[torch.Tensor, str]:
+    """The DEV of ``defect_type`` (or the pooled one when None), for one side if the model has it.
 
     Args:
         model: a trained model with ``dev_vectors``.
         defect_type: a defect type name or None.
+        side: ``"left"``/``"right"``: use ``<type>@<side>`` when the model has it
+            (lateral defect types), else the type's DEV.
 
     Returns:
         ``(vector [L], name used)``.
@@ -31,8 +60,10 @@ def dev_vector(model, defect_type: str | None) -> tuple[torch.Tensor, str]:
         raise SkullVAEError("the model has no DEV vectors (run the latent step of training), use --mode optimize or mirror")
     key = "pooled" if defect_type is None else defect_type
     if key not in vectors:
-        known = ", ".join(sorted(k for k in vectors if k != "pooled")) or "none"
+        known = ", ".join(sorted(k for k in vectors if k != "pooled" and "@" not in k)) or "none"
         raise SkullVAEError(f"unknown --defect-type {defect_type!r} for this model (known: {known})")
+    if side is not None and f"{key}@{side}" in vectors:
+        key = f"{key}@{side}"
     return vectors[key], key
 
 
@@ -63,7 +94,7 @@ def complete_dev(model, grid_array: np.ndarray, defect_type: str | None = None, 
         ``(probability [D,H,W], z [1, L], logvar [1, L], info)``.
     """
     mu, logvar = encode_grid(model, grid_array)
-    dev, used = dev_vector(model, defect_type)
+    dev, used = dev_vector(model, defect_type, missing_side(grid_array))
     z = mu + float(gamma) * dev.to(mu.device, mu.dtype)[None, :]
     prob = decode_probability(model, z)[0]
     return prob, z, logvar, {"dev": used, "gamma": float(gamma), "z_norm": float(z.norm())}

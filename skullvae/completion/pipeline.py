@@ -40,7 +40,7 @@ MODES = ("dev", "optimize", "mirror")
 MIN_INPUT_FIT_DICE = 0.7
 #: The default mode: the winner of the synthetic benchmark (benchmarks/evaluate_completion.py
 #: with the bundled model on the 36 held-out test cases of 40 synthetic skulls: mean implant
-#: DSC dev 0.767 > optimize 0.661 > mirror 0.555; see README).
+#: DSC dev 0.806 > optimize 0.644 > mirror 0.555; see README).
 DEFAULT_MODE = "dev"
 
 
@@ -140,7 +140,7 @@ def run_completion(case: PreparedCase, opts: CompletionOptions, model=None) -> C
         return complete_mirror(case.cropped_mask(), rotation=rotation)
     import torch
 
-    from skullvae.completion.dev import complete_dev, decode_probability, dev_vector
+    from skullvae.completion.dev import complete_dev, decode_probability, dev_vector, missing_side
 
     grid, voxel = _model_grid(model)
     reference = None
@@ -161,7 +161,7 @@ def run_completion(case: PreparedCase, opts: CompletionOptions, model=None) -> C
 
         init = None
         if getattr(model, "dev_vectors", None):
-            init, _ = dev_vector(model, opts.defect_type)
+            init, _ = dev_vector(model, opts.defect_type, missing_side(case.grid_array))
         prob, z, dinfo = complete_optimize(model, case.grid_array, voxel, steps=opts.optimize_steps,
                                            init_dev=init, gamma=opts.gamma)
         logvar = None
