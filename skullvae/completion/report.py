@@ -7,16 +7,16 @@ from pathlib import Path
 import numpy as np
 
 from skullvae.implant.mesh import mesh_summary
+from skullvae.preprocessing.crop import box_corners, nonzero_bbox
 
 
 def build_report(input_path: Path, out_dir: Path, ext: str, volume, case, completion, implant, mesh, opts,
                  model, device: str, timings: dict) -> dict:
     """Collect mode, model id, implant volume/bbox, mesh summary, timings and device."""
-    idx = np.argwhere(implant.array)
-    lo_idx = idx.min(axis=0) + implant.lo
-    hi_idx = idx.max(axis=0) + implant.lo
-    corners = np.array(np.meshgrid(*zip(lo_idx, hi_idx), indexing="ij")).reshape(3, -1).T
-    phys = volume.index_to_physical(corners)
+    lo, hi = nonzero_bbox(implant.array)  # type: ignore[misc]  # the implant is never empty
+    lo_idx = lo + implant.lo
+    hi_idx = hi - 1 + implant.lo
+    phys = volume.index_to_physical(box_corners(lo_idx, hi_idx))
     outputs = {"implant": f"implant{ext}", "completed": f"completed{ext}", "stl": "implant.stl",
                "preview": "preview.png", "report": "report.json"}
     if completion.implant_probability is not None:

@@ -22,7 +22,7 @@ from scipy import ndimage
 
 from skullvae.errors import SkullVAEError
 from skullvae.io.volume import Volume
-from skullvae.preprocessing.crop import geometry_only, nonzero_bbox
+from skullvae.preprocessing.crop import box_corners, geometry_only, nonzero_bbox
 from skullvae.preprocessing.model_grid import GridFrame, from_grid
 from skullvae.preprocessing.separable import resample_aligned
 
@@ -153,11 +153,9 @@ def _within(core: np.ndarray, radius_mm: float, vox: float) -> np.ndarray:
 
 def _region_box(region: np.ndarray, frame: GridFrame, reference: Volume, margin: int) -> tuple[np.ndarray, np.ndarray]:
     """Index box of ``reference`` that covers the grid ``region`` (plus ``margin`` voxels)."""
-    nz = [np.flatnonzero(np.any(region, axis=tuple(a for a in range(3) if a != ax))) for ax in range(3)]
-    lo = np.array([p[0] - 1 for p in nz], float)
-    hi = np.array([p[-1] + 1 for p in nz], float)
-    corners = np.array(np.meshgrid(*zip(lo, hi), indexing="ij")).reshape(3, -1).T
-    phys = frame.as_volume(np.zeros((1, 1, 1), np.uint8)).index_to_physical(corners)
+    lo, hi = nonzero_bbox(region)  # type: ignore[misc]  # region is not empty here
+    # one voxel beyond the region on every side (hi is already exclusive)
+    phys = frame.as_volume(np.zeros((1, 1, 1), np.uint8)).index_to_physical(box_corners(lo - 1, hi))
     idx = reference.physical_to_index(phys)
     box_lo = np.clip(np.floor(idx.min(axis=0)).astype(int) - margin, 0, reference.shape)
     box_hi = np.clip(np.ceil(idx.max(axis=0)).astype(int) + 1 + margin, 0, reference.shape)

@@ -30,6 +30,11 @@ def nonzero_bbox(array: np.ndarray, margin: int = 0) -> tuple[np.ndarray, np.nda
     return np.asarray(lo), np.asarray(hi)
 
 
+def box_corners(lo, hi) -> np.ndarray:
+    """The 8 corners ``[8, 3]`` (float) of the index box with corner values ``lo`` and ``hi``."""
+    return np.array(np.meshgrid(*zip(lo, hi), indexing="ij"), dtype=np.float64).reshape(3, -1).T
+
+
 def crop(volume: Volume, lo, hi) -> Volume:
     """A view of ``volume`` over the index box ``[lo, hi)`` with matching geometry.
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from skullvae.errors import SkullVAEError
 from skullvae.io.volume import Volume
+from skullvae.preprocessing.crop import box_corners, nonzero_bbox
 
 #: Depth below the vertex (mm) that the model grid keeps; the deepest SkullBreak-style
 #: fronto-orbital defects reach about 130 mm below the vertex.
@@ -73,14 +74,11 @@ class GridFrame:
 
 
 def _index_bbox(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    lo_l, hi_l = [], []
-    for axis in range(3):
-        profile = np.flatnonzero(np.any(array, axis=tuple(a for a in range(3) if a != axis)))
-        if profile.size == 0:
-            raise SkullVAEError("the mask is empty: no bone voxels")
-        lo_l.append(profile[0])
-        hi_l.append(profile[-1])
-    return np.array(lo_l, dtype=np.int64), np.array(hi_l, dtype=np.int64)
+    """Inclusive index bounds of the non-zero voxels (error when there are none)."""
+    box = nonzero_bbox(array)
+    if box is None:
+        raise SkullVAEError("the mask is empty: no bone voxels")
+    return box[0], box[1] - 1
 
 
 def _above_floor(mask: Volume, lo: np.ndarray, hi: np.ndarray, rotation: np.ndarray, floor_mm: float) -> np.ndarray:
@@ -112,10 +110,7 @@ def bone_bbox_mm(
     if floor_mm is not None:
         sub_lo, sub_hi = _index_bbox(_above_floor(mask, lo, hi, rotation, floor_mm))
         lo, hi = lo + sub_lo, lo + sub_hi
-    lo = lo.astype(np.float64)
-    hi = hi.astype(np.float64)
-    corners = np.array([[c[0], c[1], c[2]] for c in np.array(np.meshgrid(*zip(lo, hi), indexing="ij")).reshape(3, -1).T])
-    pts = mask.index_to_physical(corners) @ rotation  # coordinates along the rotated axes
+    pts = mask.index_to_physical(box_corners(lo, hi)) @ rotation  # coordinates along the rotated axes
     return pts.min(axis=0), pts.max(axis=0)
 
 
