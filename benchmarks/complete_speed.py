@@ -5,16 +5,18 @@ the checkout, else a synthetic one), one run each, in fresh child processes:
 
 * I/O: ``read_volume`` + ``write_volume`` of the same volume (same format);
 * complete: ``complete_case`` end to end (read, preprocess, complete, implant,
-  mesh, write implant + completed + STL + preview + report), cold — torch, MONAI and
-  the model are loaded inside the timed span, as for a single ``skullvae complete``;
+  mesh, write implant + completed + STL + preview + report), cold: the model's
+  engine (ONNX Runtime on the CPU by default, or torch and MONAI with
+  ``--engine torch``) and the model are loaded inside the timed span, as for a
+  single ``skullvae complete``;
 * warm: the same case once more in the same process with the model already loaded,
   as for every case of a batch (``--input-dir``).
 
 Prints the ratio (complete time) / (I/O time) — the target is ≤ 3× on CPU — and
 the peak resident memory of the completion process (target ≤ 4 GB). The timed
 spans exclude the start-up of the Python process (importing skullvae), which is
-printed separately; in the VAE modes the model's own imports (torch, MONAI) and
-loading are timed, as a user waits for them too.
+printed separately; in the VAE modes the model's own imports (onnxruntime, or
+torch and MONAI) and loading are timed, as a user waits for them too.
 
 ``complete_case`` spreads its work over two cores (threads for the model load, the
 later stages' imports, the input's integrity check and the volume writes; a forked
@@ -24,7 +26,7 @@ preprocess) and the ratio depends on a second core being free.
 
 Usage::
 
-    python benchmarks/complete_speed.py [--mode mirror] [--model NAME_OR_RUN] [--input FILE]
+    python benchmarks/complete_speed.py [--mode mirror] [--engine torch] [--model NAME_OR_RUN] [--input FILE]
 """
 
 from __future__ import annotations
@@ -51,21 +53,22 @@ def _child_io(src: Path, work: Path) -> dict:
     return {"seconds": time.perf_counter() - t0}
 
 
-def _child_complete(src: Path, work: Path, mode: str, model: str | None) -> dict:
+def _child_complete(src: Path, work: Path, mode: str, model: str | None, engine: str) -> dict:
     from skullvae.completion.pipeline import CompletionOptions, complete_case
 
     t0 = time.perf_counter()
-    report = complete_case(src, work / "out", CompletionOptions(mode=mode, model=model))
+    report = complete_case(src, work / "out", CompletionOptions(mode=mode, model=model, engine=engine))
     cold = time.perf_counter() - t0
     # The same case again in the same process with the model already loaded, as for
     # every case in batch mode (--input-dir loads the model once, before the cases).
     if mode != "mirror":
         from skullvae.completion.pipeline import load_completion_model, resolve_device
 
-        model = load_completion_model(model, resolve_device("auto"))
+        model = load_completion_model(model, resolve_device("auto"), engine, mode)
     t1 = time.perf_counter()
-    complete_case(src, work / "out_warm", CompletionOptions(mode=mode, model=model))
+    complete_case(src, work / "out_warm", CompletionOptions(mode=mode, model=model, engine=engine))
     return {"seconds": cold, "warm_seconds": time.perf_counter() - t1, "timings_s": report["timings_s"],
+            "engine": report["engine"],
             "implant_cm3": report["implant"]["volume_cm3"], "faces": report["mesh"]["faces"]}
 
 
@@ -95,11 +98,12 @@ def main() -> None:
     parser.add_argument("--mode", default=None)
     parser.add_argument("--model", default=None)
     parser.add_argument("--input", type=Path, default=None)
+    parser.add_argument("--engine", default="auto", help="auto (ONNX Runtime when the model has a current export), onnx or torch")
     parser.add_argument("--child", choices=["io", "complete"], help=argparse.SUPPRESS)
     parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        out = _child_io(args.input, args.work) if args.child == "io" else _child_complete(args.input, args.work, args.mode, args.model)
+        out = _child_io(args.input, args.work) if args.child == "io" else _child_complete(args.input, args.work, args.mode, args.model, args.engine)
         out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         print(json.dumps(out))
         return
@@ -113,12 +117,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="skullvae-bench-") as tmp:
         work = Path(tmp)
         src = args.input or (REAL if REAL.exists() else _synthetic_input(work))
-        common = ["--input", str(src), "--work", str(work), "--mode", mode] + (["--model", args.model] if args.model else [])
+        common = ["--input", str(src), "--work", str(work), "--mode", mode, "--engine", args.engine]
+        common += ["--model", args.model] if args.model else []
         io = _run_child(["--child", "io", *common])
         comp = _run_child(["--child", "complete", *common])
     ratio = comp["seconds"] / io["seconds"]
     print(f"input: {src}")
-    print(f"read+write: {io['seconds']:.2f} s; complete --mode {mode}: {comp['seconds']:.2f} s "
+    engine = f" --engine {comp['engine']}" if comp.get("engine") else ""
+    print(f"read+write: {io['seconds']:.2f} s; complete --mode {mode}{engine}: {comp['seconds']:.2f} s "
           f"(stages: {', '.join(f'{k} {v:.2f}' for k, v in comp['timings_s'].items())})")
     print(f"process start-up (imports) not included: {comp['process_seconds'] - comp['seconds']:.1f} s")
     print(f"implant {comp['implant_cm3']:.1f} cm³, STL {comp['faces']} faces")

@@ -19,6 +19,12 @@ class Mode(str, Enum):
     mirror = "mirror"
 
 
+class Engine(str, Enum):
+    auto = "auto"
+    onnx = "onnx"
+    torch = "torch"
+
+
 class Align(str, Enum):
     none = "none"
     axes = "axes"
@@ -44,7 +50,8 @@ def complete(
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Batch: one sub-folder per input name (and implants/<input name>)."),
     mode: Mode = typer.Option(_default_mode().value, "--mode", help="dev (latent + DEV), optimize (latent search) or mirror (left-right reflection baseline)."),
     model: Optional[str] = typer.Option(None, "--model", help="Run folder from 'skullvae train' or a bundled model name (default: the bundled model)."),
-    device: Device = typer.Option(Device.auto, "--device", help="Torch device for the model."),
+    device: Device = typer.Option(Device.auto, "--device", help="Device for the model (cuda needs --engine torch or auto)."),
+    engine: Engine = typer.Option(Engine.auto, "--engine", help="onnx (ONNX Runtime, CPU, fast start), torch, or auto: onnx on the CPU when the run has a current export, except --mode optimize."),
     defect_type: Optional[str] = typer.Option(None, "--defect-type", help="Defect type for its DEV vector (default: the pooled DEV)."),
     gamma: float = typer.Option(1.0, "--gamma", help="Scale of the DEV vector."),
     samples: int = typer.Option(1, "--samples", min=1, help="Decode K latents around the posterior and write implant_probability (K > 1)."),
@@ -57,7 +64,8 @@ def complete(
     """Complete a defective skull: completed skull, implant, watertight STL (LPS mm), preview and report."""
     from skullvae.completion.pipeline import CompletionOptions
 
-    opts = CompletionOptions(mode=mode.value, model=model, device=device.value, defect_type=defect_type,
+    opts = CompletionOptions(mode=mode.value, model=model, device=device.value, engine=engine.value,
+                             defect_type=defect_type,
                              gamma=gamma, samples=samples, align=align.value, hu_threshold=hu_threshold,
                              smooth=smooth, decimate=decimate)
     if input_dir is not None or output_dir is not None:
@@ -127,12 +135,12 @@ def _complete_batch(input_dir: Path, output_dir: Path, opts, overwrite: bool) ->
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from skullvae.completion.pipeline import load_completion_model, resolve_device
+    from skullvae.completion.engine import load_completion_model, resolve_device
     from skullvae.io.formats import volume_stem
 
     inputs = _batch_inputs(input_dir)
     if opts.mode != "mirror":
-        opts.model = load_completion_model(opts.model, resolve_device(opts.device))
+        opts.model = load_completion_model(opts.model, resolve_device(opts.device), opts.engine, opts.mode)
     console = Console(stderr=True)
     rows = []
     implants = output_dir / "implants"

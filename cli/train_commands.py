@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from enum import Enum
 from pathlib import Path
@@ -69,6 +70,7 @@ def train(
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run exactly."),
     seed: int = typer.Option(0, "--seed"),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    onnx: bool = typer.Option(True, "--onnx/--no-onnx", help="Stage 2: export RUN/onnx/ for fast CPU completion."),
 ) -> None:
     """Train stage 1 or stage 2 (see examples below)."""
     from rich.console import Console
@@ -98,7 +100,7 @@ def train(
             raise SkullVAEError("--stage 2 needs --run RUN_DIR (a folder with stage-1 weights)")
         if not run_dir.is_dir():
             raise SkullVAEError(f"run folder not found: {run_dir}")
-        summary = train_stage2(run_dir, settings=settings, resume=resume)
+        summary = train_stage2(run_dir, settings=settings, resume=resume, export_onnx=onnx)
     else:
         raise SkullVAEError(f"--stage must be 1 or 2, got {stage}")
     final = summary.get("final", {})
@@ -107,6 +109,10 @@ def train(
         msg += f", held-out Dice (complete) {final['val_dice_complete']:.3f}"
     if "latent" in summary:
         msg += f", KL(q(z)||N(0,I)) ≈ {summary['latent']['kl_moment_matched']:.2f} nats (moment-matched)"
+    if str(summary.get("onnx", "")).startswith("failed"):
+        msg += "; ONNX export failed (see the warning above)"
+    elif summary.get("onnx"):
+        msg += f"; ONNX export in {summary['onnx']}"
     if int(os.environ.get("RANK", "0")) == 0:
         console.print(msg)
 
@@ -147,8 +153,36 @@ def interpolate(
     typer.echo(f"wrote {len(paths) - 1} volumes and {paths[-1]}")
 
 
+def export_onnx(
+    run: Path = typer.Argument(..., help="Run folder (after stage 2) or bundled model name."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing export that is out of date."),
+) -> None:
+    """Export a run to RUN/onnx/ so that complete runs on ONNX Runtime (CPU, starts in ~0.1 s).
+
+    Example: skullvae export-onnx runs/s64
+    """
+    from skullvae.model.locate import resolve_run_dir
+    from skullvae.model.onnx_export import export_onnx as export
+    from skullvae.model.onnx_model import onnx_problem
+    from skullvae.model.run_layout import RunLayout
+
+    run_dir = resolve_run_dir(run)
+    layout = RunLayout(run_dir)
+    problem = onnx_problem(run_dir) if layout.onnx_dir.exists() else "missing"
+    if problem is None:
+        typer.echo(f"{layout.onnx_dir} is up to date with the run's weights; nothing to do")
+        return
+    if layout.onnx_dir.exists() and not overwrite:
+        raise SkullVAEError(f"{problem} (pass --overwrite to export again)")
+    folder = export(run_dir)
+    diffs = json.loads(layout.onnx_manifest.read_text())["check_max_abs_diff"]
+    typer.echo(f"wrote {folder}: ONNX Runtime vs torch max |Δprobability| {diffs['probability']:.1e}, "
+               f"|Δmu| {diffs['mu']:.1e}")
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``train``, ``sample`` and ``interpolate``."""
+    """Add ``train``, ``export-onnx``, ``sample`` and ``interpolate``."""
     app.command("train", help=TRAIN_HELP)(train)
+    app.command("export-onnx")(export_onnx)
     app.command("sample")(sample)
     app.command("interpolate")(interpolate)

@@ -8,7 +8,6 @@ over all types for when the type is unknown.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from skullvae.errors import SkullVAEError
 
@@ -40,7 +39,7 @@ def missing_side(grid_array: np.ndarray) -> str | None:
     return "left" if left < right else "right"
 
 
-def dev_vector(model, defect_type: str | None, side: str | None = None) -> tuple[torch.Tensor, str]:
+def dev_vector(model, defect_type: str | None, side: str | None = None) -> tuple[np.ndarray, str]:
     """The DEV of ``defect_type`` (or the pooled one when None), for one side if the model has it.
 
     Args:
@@ -50,7 +49,7 @@ def dev_vector(model, defect_type: str | None, side: str | None = None) -> tuple
             (lateral defect types), else the type's DEV.
 
     Returns:
-        ``(vector [L], name used)``.
+        ``(vector [L] float32, name used)``.
 
     Raises:
         SkullVAEError: the model has no DEV vectors, or the type is unknown.
@@ -64,37 +63,45 @@ def dev_vector(model, defect_type: str | None, side: str | None = None) -> tuple
         raise SkullVAEError(f"unknown --defect-type {defect_type!r} for this model (known: {known})")
     if side is not None and f"{key}@{side}" in vectors:
         key = f"{key}@{side}"
-    return vectors[key], key
+    return as_array(vectors[key]), key
 
 
-def encode_grid(model, grid_array: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-    """Encode one grid array; returns ``(mu [1, L], logvar [1, L])``."""
-    x = torch.from_numpy(np.ascontiguousarray(grid_array, dtype=np.float32))[None, None]
-    mu, logvar = model.encode(x)
-    return mu.detach(), logvar.detach()
+def as_array(value) -> np.ndarray:
+    """A NumPy float32 copy of an array or a (CPU or GPU) torch tensor."""
+    if hasattr(value, "detach"):
+        value = value.detach().float().cpu().numpy()
+    return np.array(value, dtype=np.float32)
 
 
-def decode_probability(model, z: torch.Tensor) -> np.ndarray:
-    """Decode latents ``[B, L]`` to bone probabilities ``[B, D, H, W]`` (float32 numpy)."""
-    with torch.no_grad():
-        logits = model.decode(z)
-    return torch.sigmoid(logits.float())[:, 0].cpu().numpy().astype(np.float32)
+def encode_grid(model, grid_array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Encode one grid array; returns ``(mu [1, L], logvar [1, L])`` (NumPy float32)."""
+    mu, logvar = model.encode_array(np.ascontiguousarray(grid_array, dtype=np.float32)[None, None])
+    return as_array(mu), as_array(logvar)
 
 
-def complete_dev(model, grid_array: np.ndarray, defect_type: str | None = None, gamma: float = 1.0):
+def decode_probability(model, z: np.ndarray) -> np.ndarray:
+    """Decode latents ``[B, L]`` to bone probabilities ``[B, D, H, W]`` (float32 NumPy)."""
+    from scipy.special import expit
+
+    return expit(as_array(model.decode_array(as_array(z)))[:, 0]).astype(np.float32, copy=False)
+
+
+def complete_dev(model, grid_array: np.ndarray, defect_type: str | None = None, gamma: float = 1.0,
+                 encoded: tuple[np.ndarray, np.ndarray] | None = None):
     """Completed-skull probability by latent vector arithmetic.
 
     Args:
-        model: trained model (``encode``, ``decode``, ``dev_vectors``).
+        model: trained model (``encode_array``, ``decode_array``, ``dev_vectors``).
         grid_array: defective skull in the model grid (fractions in [0, 1]).
         defect_type: defect type, or None for the pooled DEV.
         gamma: DEV scale.
+        encoded: ``(mu, logvar)`` of ``grid_array`` when already computed.
 
     Returns:
         ``(probability [D,H,W], z [1, L], logvar [1, L], info)``.
     """
-    mu, logvar = encode_grid(model, grid_array)
+    mu, logvar = encoded if encoded is not None else encode_grid(model, grid_array)
     dev, used = dev_vector(model, defect_type, missing_side(grid_array))
-    z = mu + float(gamma) * dev.to(mu.device, mu.dtype)[None, :]
+    z = (mu + float(gamma) * dev[None, :]).astype(np.float32)
     prob = decode_probability(model, z)[0]
-    return prob, z, logvar, {"dev": used, "gamma": float(gamma), "z_norm": float(z.norm())}
+    return prob, z, logvar, {"dev": used, "gamma": float(gamma), "z_norm": float(np.linalg.norm(z))}

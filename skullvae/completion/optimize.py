@@ -13,7 +13,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from skullvae.completion.dev import decode_probability, encode_grid
+from skullvae.errors import SkullVAEError
+from skullvae.completion.dev import as_array, decode_probability, encode_grid
 
 
 def data_weights(grid_array: np.ndarray, voxel_mm: float, far_mm: float = 40.0, near_weight: float = 0.0) -> np.ndarray:
@@ -28,7 +29,11 @@ def data_weights(grid_array: np.ndarray, voxel_mm: float, far_mm: float = 40.0, 
 def _decoder(model):
     """A differentiable decoder: the module when exposed (``decode`` may be no-grad)."""
     module = getattr(model, "decoder", None)
-    return module if isinstance(module, torch.nn.Module) else model.decode
+    if isinstance(module, torch.nn.Module):
+        return module
+    if hasattr(model, "decode"):
+        return model.decode
+    raise SkullVAEError("--mode optimize needs gradients through the decoder: load the model with --engine torch")
 
 
 def complete_optimize(model, grid_array: np.ndarray, voxel_mm: float, steps: int = 60, lr: float = 0.05,
@@ -52,8 +57,9 @@ def complete_optimize(model, grid_array: np.ndarray, voxel_mm: float, steps: int
         ``(probability [D,H,W], z [1, L], info)``.
     """
     mu, _ = encode_grid(model, grid_array)
-    z0 = mu if init_dev is None else mu + float(gamma) * init_dev.to(mu.device, mu.dtype)[None, :]
-    device = z0.device
+    z0 = mu if init_dev is None else mu + float(gamma) * as_array(init_dev)[None, :]
+    device = getattr(model, "device", "cpu")
+    z0 = torch.from_numpy(z0).to(device)
     target = torch.from_numpy(np.ascontiguousarray(grid_array >= 0.5, dtype=np.float32))[None, None].to(device)
     weight = torch.from_numpy(data_weights(grid_array, voxel_mm, far_mm, near_weight))[None, None].to(device)
     decoder = _decoder(model)
@@ -69,8 +75,8 @@ def complete_optimize(model, grid_array: np.ndarray, voxel_mm: float, steps: int
             loss.backward()
             opt.step()
             losses.append(float(loss.detach()))
-    z = z.detach()
+    z = z.detach().float().cpu().numpy()
     prob = decode_probability(model, z)[0]
     info = {"steps": int(steps), "lr": lr, "loss_start": losses[0] if losses else None,
-            "loss_end": losses[-1] if losses else None, "z_norm": float(z.norm())}
+            "loss_end": losses[-1] if losses else None, "z_norm": float(np.linalg.norm(z))}
     return prob, z, info

@@ -24,7 +24,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from skullvae.completion.concurrency import BackgroundThread
+from skullvae.completion.engine import load_completion_model, resolve_device
 from skullvae.completion.result import Completion
 from skullvae.errors import SkullVAEError
 from skullvae.io.formats import volume_extension, volume_stem
@@ -51,6 +54,7 @@ class CompletionOptions:
     mode: str = DEFAULT_MODE
     model: object = None
     device: str = "auto"
+    engine: str = "auto"
     defect_type: str | None = None
     gamma: float = 1.0
     samples: int = 1
@@ -73,33 +77,6 @@ def output_extension(input_path: str | os.PathLike) -> str:
     """The input's volume extension, or ``.nii.gz`` for a DICOM folder."""
     path = Path(input_path)
     return ".nii.gz" if path.is_dir() else volume_extension(path)
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when available, else ``cpu``; checks explicit choices."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise SkullVAEError("--device cuda requested but no CUDA GPU is available")
-    if device not in ("cpu", "cuda"):
-        raise SkullVAEError(f"--device must be auto, cpu or cuda, got {device!r}")
-    return device
-
-
-def load_completion_model(model, device: str):
-    """Load a model by bundled name or run folder (an already loaded model is returned as is)."""
-    if model is not None and hasattr(model, "encode") and hasattr(model, "decode"):
-        return model
-    from skullvae.model.load import bundled_names, load_model
-
-    if model is None:
-        names = bundled_names()
-        if not names:
-            raise SkullVAEError("no bundled model is installed: pass --model RUN_DIR (or use --mode mirror)")
-        model = names[0]
-    return load_model(model, device=device)
 
 
 def _model_grid(model) -> tuple[list[int], float]:
@@ -138,15 +115,14 @@ def run_completion(case: PreparedCase, opts: CompletionOptions, model=None) -> C
 
         rotation = None if opts.align == "none" else principal_axes_rotation(case.cropped_mask())
         return complete_mirror(case.cropped_mask(), rotation=rotation)
-    import torch
-
-    from skullvae.completion.dev import complete_dev, decode_probability, dev_vector, missing_side
+    from skullvae.completion.dev import as_array, complete_dev, decode_probability, dev_vector, encode_grid, missing_side
 
     grid, voxel = _model_grid(model)
     reference = None
     if opts.align == "register":
         mean = getattr(model, "posterior_mean", None)
-        z_ref = (mean if mean is not None else torch.zeros(getattr(model, "config", {}).get("latent_size", 1)))[None, :]
+        latent = int(getattr(model, "config", {}).get("latent_size", 1))
+        z_ref = (as_array(mean) if mean is not None else np.zeros(latent, dtype=np.float32))[None, :]
         reference = decode_probability(model, z_ref)[0]
     case.place(grid, voxel, opts.align, reference)
     from skullvae.implant.extract import bone_distance_mm
@@ -154,25 +130,23 @@ def run_completion(case: PreparedCase, opts: CompletionOptions, model=None) -> C
     grid_array = case.grid_array
     distance = BackgroundThread(lambda: bone_distance_mm(grid_array, voxel), name="skullvae-distance")  # beside the model
     info: dict = {"align": case.info.get("align")}
+    encoded = encode_grid(model, grid_array)
     if opts.mode == "dev":
-        prob, z, logvar, dinfo = complete_dev(model, case.grid_array, opts.defect_type, opts.gamma)
+        prob, z, logvar, dinfo = complete_dev(model, grid_array, opts.defect_type, opts.gamma, encoded=encoded)
     elif opts.mode == "optimize":
         from skullvae.completion.optimize import complete_optimize
 
         init = None
         if getattr(model, "dev_vectors", None):
-            init, _ = dev_vector(model, opts.defect_type, missing_side(case.grid_array))
-        prob, z, dinfo = complete_optimize(model, case.grid_array, voxel, steps=opts.optimize_steps,
+            init, _ = dev_vector(model, opts.defect_type, missing_side(grid_array))
+        prob, z, dinfo = complete_optimize(model, grid_array, voxel, steps=opts.optimize_steps,
                                            init_dev=init, gamma=opts.gamma)
         logvar = None
     else:
         raise SkullVAEError(f"unknown --mode {opts.mode!r} (choose from {', '.join(MODES)})")
     info.update(dinfo)
-    from skullvae.completion.dev import encode_grid
-
-    mu, _ = encode_grid(model, case.grid_array)
-    recon = decode_probability(model, mu)[0]
-    info["input_fit_dice"] = fit = round(input_fit_dice(recon, case.grid_array), 4)
+    recon = decode_probability(model, encoded[0])[0]
+    info["input_fit_dice"] = fit = round(input_fit_dice(recon, grid_array), 4)
     if fit < MIN_INPUT_FIT_DICE:
         logger.warning(
             "the model reconstructs this skull poorly (Dice %.2f < %.2f): it is unlike the skulls the model was "
@@ -193,7 +167,7 @@ def run_completion(case: PreparedCase, opts: CompletionOptions, model=None) -> C
 def _load_model(opts: CompletionOptions):
     """``(device, model)`` for a VAE mode."""
     device = resolve_device(opts.device)
-    return device, load_completion_model(opts.model, device)
+    return device, load_completion_model(opts.model, device, opts.engine, opts.mode)
 
 
 def _warm_imports(mode: str) -> None:

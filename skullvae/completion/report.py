@@ -27,6 +27,7 @@ def build_report(input_path: Path, out_dir: Path, ext: str, volume, case, comple
         "mode": completion.mode,
         "model_id": getattr(model, "model_id", None) if model is not None else None,
         "device": device,
+        "engine": getattr(model, "engine", None) if model is not None else None,
         "input_kind": case.kind,
         "geometry": {"size": list(volume.shape), "spacing_mm": list(volume.spacing),
                      "origin_mm": list(volume.origin), "direction": np.asarray(volume.direction).tolist()},

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from skullvae.completion.dev import decode_probability
+from skullvae.completion.dev import as_array, decode_probability
 
 
-def sample_probabilities(model, z: torch.Tensor, logvar: torch.Tensor | None, samples: int, seed: int = 0,
+def sample_probabilities(model, z: np.ndarray, logvar: np.ndarray | None, samples: int, seed: int = 0,
                          batch: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation of the decoded bone probability over K latents.
 
@@ -16,7 +15,7 @@ def sample_probabilities(model, z: torch.Tensor, logvar: torch.Tensor | None, sa
     model's aggregated posterior variance when None) and ε ~ N(0, I).
 
     Args:
-        model: trained model.
+        model: trained model (``decode_array``).
         z: the completion latent ``[1, L]``.
         logvar: encoder log-variance ``[1, L]`` or None.
         samples: K ≥ 2.
@@ -26,19 +25,20 @@ def sample_probabilities(model, z: torch.Tensor, logvar: torch.Tensor | None, sa
     Returns:
         ``(mean, std)`` arrays of the grid shape, float32.
     """
-    gen = torch.Generator().manual_seed(int(seed))
+    rng = np.random.default_rng(int(seed))
+    z = as_array(z)
     if logvar is not None:
-        std = torch.exp(0.5 * logvar.float())[0].cpu()
+        std = np.exp(0.5 * as_array(logvar))[0]
     else:
-        std = torch.sqrt(getattr(model, "posterior_var", torch.ones(z.shape[1])).float()).cpu()
+        var = getattr(model, "posterior_var", None)
+        std = np.sqrt(as_array(var)) if var is not None else np.ones(z.shape[1], dtype=np.float32)
     total = None
     total_sq = None
     done = 0
     while done < samples:
         n = min(batch, samples - done)
-        eps = torch.randn((n, z.shape[1]), generator=gen)
-        zs = z.cpu().float() + eps * std[None, :]
-        probs = decode_probability(model, zs.to(z.device))
+        eps = rng.standard_normal((n, z.shape[1])).astype(np.float32)
+        probs = decode_probability(model, z + eps * std[None, :])
         s, s2 = probs.sum(axis=0), (probs.astype(np.float64) ** 2).sum(axis=0)
         total = s if total is None else total + s
         total_sq = s2 if total_sq is None else total_sq + s2

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -22,37 +21,10 @@ from safetensors.torch import load_file, save_file
 
 from skullvae.errors import SkullVAEError
 from skullvae.io.atomic import atomic_path
+from skullvae.model.files import PICKLE_SUFFIXES, check_safetensors_file
 
-PICKLE_SUFFIXES = (".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".bin", ".tar")
-
-
-def check_safetensors_file(path: str | os.PathLike) -> Path:
-    """Validate that ``path`` is an existing safetensors file (refuse pickles).
-
-    Args:
-        path: candidate weights file.
-
-    Returns:
-        The path.
-    """
-    path = Path(path)
-    if path.suffix.lower() in PICKLE_SUFFIXES:
-        raise SkullVAEError(
-            f"refusing to load {path.name}: {path.suffix} files are pickles, which can run arbitrary code; "
-            "skullvae only loads .safetensors weights with a JSON config"
-        )
-    if not path.is_file():
-        raise SkullVAEError(f"weights file not found: {path}")
-    with open(path, "rb") as fh:
-        head = fh.read(9)
-    if head[:2] == b"PK" or head[:1] == b"\x80":
-        raise SkullVAEError(f"refusing to load {path}: it is a pickle/zip torch checkpoint, not safetensors")
-    if len(head) < 9 or head[8:9] != b"{":
-        raise SkullVAEError(f"{path} is not a safetensors file")
-    (n,) = struct.unpack("<Q", head[:8])
-    if n > path.stat().st_size:
-        raise SkullVAEError(f"{path} is a truncated or corrupt safetensors file")
-    return path
+__all__ = ["PICKLE_SUFFIXES", "check_safetensors_file", "load_into", "load_state", "load_weights", "save_state",
+           "save_weights"]
 
 
 def save_weights(path: str | os.PathLike, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> Path:

@@ -14,7 +14,8 @@ from skullvae.model.run_layout import RunLayout
 
 INFERENCE_FILES = ("stage1/model.safetensors", "stage2/decoder.safetensors", "latent/latent_stats.safetensors",
                    "latent/report.json", "latent/histograms.png", "stage1/metrics.csv", "stage2/metrics.csv",
-                   "stage1/loss_curve.png", "stage2/loss_curve.png")
+                   "stage1/loss_curve.png", "stage2/loss_curve.png", "onnx/encoder.onnx", "onnx/decoder.onnx",
+                   "onnx/manifest.json")
 
 
 def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, overwrite: bool = False) -> Path:

@@ -7,57 +7,20 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from skullvae.errors import SkullVAEError
-from skullvae.model.checkpoint import PICKLE_SUFFIXES, check_safetensors_file, load_into, load_weights
-from skullvae.model.run_layout import RUN_FORMAT, RunLayout
+from skullvae.model.checkpoint import load_into, load_weights
+from skullvae.model.files import load_latent_stats
+from skullvae.model.locate import BUNDLED_DIR, bundled_names, read_run_config, resolve_run_dir
+from skullvae.model.run_layout import RunLayout
 from skullvae.model.vae import Decoder, Encoder, VAEConfig
 
-BUNDLED_DIR = Path(__file__).resolve().parents[1] / "bundled"
-
-
-def bundled_names() -> list[str]:
-    """Names of the models shipped in ``skullvae/bundled/``."""
-    if not BUNDLED_DIR.is_dir():
-        return []
-    return sorted(p.name for p in BUNDLED_DIR.iterdir() if (p / "config.json").is_file())
-
-
-def resolve_run_dir(name_or_run_dir: str | os.PathLike) -> Path:
-    """Find the folder of a run or bundled model (error if it is neither)."""
-    path = Path(name_or_run_dir)
-    if path.suffix.lower() in PICKLE_SUFFIXES:
-        raise SkullVAEError(f"refusing to load {path.name}: pickled checkpoints are not supported, use a skullvae run folder")
-    if path.is_dir():
-        return path
-    if path.is_file():
-        if path.name == "config.json":
-            return path.parent
-        check_safetensors_file(path)
-        raise SkullVAEError(f"{path} is a weights file; pass its run folder (with config.json) instead")
-    if str(name_or_run_dir) in bundled_names():
-        return BUNDLED_DIR / str(name_or_run_dir)
-    known = ", ".join(bundled_names()) or "none"
-    raise SkullVAEError(f"no run folder or bundled model named {str(name_or_run_dir)!r} (bundled: {known})")
-
-
-def read_run_config(run_dir: str | os.PathLike) -> dict:
-    """Read and check ``config.json`` of a run folder."""
-    layout = RunLayout(Path(run_dir))
-    if not layout.config.is_file():
-        raise SkullVAEError(f"{run_dir} has no config.json: not a skullvae run folder")
-    try:
-        config = json.loads(layout.config.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SkullVAEError(f"{layout.config} is not valid JSON: {exc}") from exc
-    if not isinstance(config, dict) or config.get("format") != RUN_FORMAT or "model" not in config:
-        raise SkullVAEError(f"{layout.config} is not a skullvae run config")
-    return config
+__all__ = ["BUNDLED_DIR", "TrainedModel", "bundled_names", "load_model", "read_run_config", "resolve_run_dir"]
 
 
 class TrainedModel:
@@ -72,7 +35,10 @@ class TrainedModel:
         dev_vectors: defect type (and ``"pooled"``) → DEV vector ``[L]``.
         posterior_mean, posterior_var: aggregated-posterior statistics ``[L]`` (prior N(0, I) if absent).
         device: torch device.
+        engine: ``"torch"`` (see :class:`~skullvae.model.onnx_model.OnnxModel` for the other).
     """
+
+    engine = "torch"
 
     def __init__(self, run_dir: Path, device: str | torch.device = "cpu", stage: int | None = None):
         self.run_dir = Path(run_dir)
@@ -95,20 +61,10 @@ class TrainedModel:
             load_into(self.decoder, _sub(tensors, "decoder."), str(layout.stage1_weights))
         for m in (self.encoder, self.decoder):
             m.to(self.device).eval().requires_grad_(False)
-        latent = self.vae_config.latent_size
-        self.posterior_mean = torch.zeros(latent)
-        self.posterior_var = torch.ones(latent)
-        self.dev_vectors: dict[str, torch.Tensor] = {}
-        if layout.latent_stats.is_file():
-            stats, _ = load_weights(layout.latent_stats)
-            self.posterior_mean = stats.get("posterior_mean", self.posterior_mean)
-            self.posterior_var = stats.get("posterior_var", self.posterior_var)
-            self.dev_vectors = {k[4:]: v for k, v in stats.items() if k.startswith("dev/")}
-            if any(v.shape != (latent,) for v in [self.posterior_mean, self.posterior_var, *self.dev_vectors.values()]):
-                raise SkullVAEError(f"{layout.latent_stats} does not match latent size {latent}")
-        self.posterior_mean = self.posterior_mean.to(self.device)
-        self.posterior_var = self.posterior_var.to(self.device)
-        self.dev_vectors = {k: v.to(self.device) for k, v in self.dev_vectors.items()}
+        mean, var, devs = load_latent_stats(layout.latent_stats, self.vae_config.latent_size)
+        self.posterior_mean = torch.from_numpy(mean).to(self.device)
+        self.posterior_var = torch.from_numpy(var).to(self.device)
+        self.dev_vectors: dict[str, torch.Tensor] = {k: torch.from_numpy(v).to(self.device) for k, v in devs.items()}
 
     @property
     def grid(self) -> tuple[int, int, int]:
@@ -136,6 +92,15 @@ class TrainedModel:
         if z.ndim != 2 or z.shape[1] != self.vae_config.latent_size:
             raise SkullVAEError(f"latent must be [B,{self.vae_config.latent_size}], got {list(z.shape)}")
         return self.decoder(z.to(self.device, torch.float32))
+
+    def encode_array(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`encode` for NumPy ``[B,1,D,H,W]`` float32; returns NumPy ``(mu, logvar)``."""
+        mu, logvar = self.encode(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)))
+        return mu.float().cpu().numpy(), logvar.float().cpu().numpy()
+
+    def decode_array(self, z: np.ndarray) -> np.ndarray:
+        """:meth:`decode` for NumPy ``[B, L]``; returns NumPy float32 logits ``[B,1,D,H,W]``."""
+        return self.decode(torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32))).float().cpu().numpy()
 
     def __repr__(self) -> str:
         return f"TrainedModel({self.model_id!r}, grid={list(self.grid)}, voxel_mm={self.voxel_mm}, stage2={self.has_stage2})"

@@ -11,6 +11,8 @@
       stage2/train_state.safetensors, metrics.csv, loss_curve.png
       latent/latent_stats.safetensors  posterior statistics + DEV vectors
       latent/report.json, latent/histograms.png
+      onnx/encoder.onnx, onnx/decoder.onnx  CPU inference export of the weights above
+      onnx/manifest.json             hashes of the weights it was exported from, check results
 """
 
 from __future__ import annotations
@@ -72,3 +74,23 @@ class RunLayout:
     def latent_stats(self) -> Path:
         """Posterior statistics and DEV vectors."""
         return self.latent_dir / "latent_stats.safetensors"
+
+    @property
+    def onnx_dir(self) -> Path:
+        """``onnx/``: the ONNX Runtime export (see :mod:`skullvae.model.onnx_export`)."""
+        return self.root / "onnx"
+
+    @property
+    def onnx_encoder(self) -> Path:
+        """Encoder graph: ``x [B,1,D,H,W]`` → ``mu, logvar [B, L]``."""
+        return self.onnx_dir / "encoder.onnx"
+
+    @property
+    def onnx_decoder(self) -> Path:
+        """Decoder graph: ``z [B, L]`` → ``logits [B,1,D,H,W]``."""
+        return self.onnx_dir / "decoder.onnx"
+
+    @property
+    def onnx_manifest(self) -> Path:
+        """Hashes of the source weights and of the graphs, and the export check."""
+        return self.onnx_dir / "manifest.json"

@@ -12,6 +12,7 @@ aggregated-posterior statistics, DEV vectors and latent report are rewritten.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 
@@ -30,6 +31,8 @@ from skullvae.training.distributed import barrier, init_distributed, shutdown
 from skullvae.training.loop import LoopSettings, train_loop
 from skullvae.training.state import seed_everything
 
+logger = logging.getLogger(__name__)
+
 
 def load_stage1_encoder(layout: RunLayout, cfg: VAEConfig) -> Encoder:
     """The frozen stage-1 encoder of a run."""
@@ -42,7 +45,7 @@ def load_stage1_encoder(layout: RunLayout, cfg: VAEConfig) -> Encoder:
 
 
 def train_stage2(run_dir: str | Path, *, settings: LoopSettings | None = None, resume: bool = False,
-                 dice_weight: float = 1.0) -> dict:
+                 dice_weight: float = 1.0, export_onnx: bool = True) -> dict:
     """Run stage 2 in an existing stage-1 run folder.
 
     Args:
@@ -50,6 +53,8 @@ def train_stage2(run_dir: str | Path, *, settings: LoopSettings | None = None, r
         settings: loop settings (``epochs``, ``batch_size``, ``lr``, device...).
         resume: continue an interrupted stage 2 (its stored settings win).
         dice_weight: Dice weight in the reconstruction loss.
+        export_onnx: when finished, export the model to ``RUN_DIR/onnx/`` for fast
+            CPU completion (a failed export is a warning, not an error).
 
     Returns:
         Summary dict (time, held-out Dice).
@@ -107,10 +112,24 @@ def train_stage2(run_dir: str | Path, *, settings: LoopSettings | None = None, r
             report = finalize_latent(encoder, train, settings.device, layout, {"stage": 2})
             summary["latent"] = {k: report[k] for k in ("kl_moment_matched", "kl_monte_carlo", "kl_per_sample_mean")}
             update_config(layout, {"stage2_result": summary})
+            if export_onnx:
+                summary["onnx"] = _export_for_inference(layout)
         barrier(info)
         return summary
     finally:
         shutdown(info)
+
+
+def _export_for_inference(layout: RunLayout) -> str:
+    """Export the finished run to ONNX; returns the folder, or why it failed (a warning)."""
+    from skullvae.model.onnx_export import export_onnx
+
+    try:
+        return str(export_onnx(layout.root))
+    except Exception as exc:  # noqa: BLE001 - the trained run is complete without it
+        logger.warning("ONNX export failed (completion will use torch): %s; retry with: skullvae export-onnx %s",
+                       exc, layout.root)
+        return f"failed: {exc}"
 
 
 def stage2_config_summary(run_dir: str | Path) -> dict:

@@ -24,7 +24,7 @@ def toy_run(tmp_path_factory):
     run = root / "run"
     train_stage1(manifest, run, grid=16, voxel_mm=14, channels=(4, 8), latent_size=4,
                  settings=LoopSettings(epochs=1, batch_size=2, progress=False))
-    train_stage2(run, settings=LoopSettings(epochs=1, batch_size=2, progress=False))
+    train_stage2(run, settings=LoopSettings(epochs=1, batch_size=2, progress=False), export_onnx=False)
     return manifest, run
 
 

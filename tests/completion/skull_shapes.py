@@ -93,6 +93,17 @@ class FakeModel:
         with torch.no_grad():
             return self.decoder(z)
 
+    def encode_array(self, x):
+        import torch
+
+        mu, logvar = self.encode(torch.from_numpy(x))
+        return mu.numpy(), logvar.numpy()
+
+    def decode_array(self, z):
+        import torch
+
+        return self.decode(torch.from_numpy(z)).numpy()
+
 
 def _fake_decoder_class():
     import torch

@@ -19,7 +19,7 @@ def run(tmp_path_factory):
     manifest = make_toy_dataset(root / "data", n=4, shape=32, spacing=6.0)
     train_stage1(manifest, root / "run", grid=16, voxel_mm=14, channels=(4, 8), latent_size=4,
                  settings=LoopSettings(epochs=1, batch_size=2, progress=False))
-    train_stage2(root / "run", settings=LoopSettings(epochs=1, batch_size=2, progress=False))
+    train_stage2(root / "run", settings=LoopSettings(epochs=1, batch_size=2, progress=False), export_onnx=False)
     return root / "run"
 
 

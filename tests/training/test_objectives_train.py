@@ -42,7 +42,7 @@ def test_two_stages_and_load_model(manifest, tmp_path):
         train_stage1(manifest, run, grid=16, voxel_mm=14, settings=LoopSettings(epochs=1, progress=False))
     s1 = load_model(run)
     assert not s1.has_stage2
-    summary = train_stage2(run, settings=LoopSettings(epochs=2, batch_size=2, progress=False))
+    summary = train_stage2(run, settings=LoopSettings(epochs=2, batch_size=2, progress=False), export_onnx=False)
     assert summary["epochs_done"] == 2 and "val_dice_complete" in summary["final"]
     model = load_model(run)
     assert model.has_stage2 and model.config["grid"] == [16, 16, 16] and model.config["latent_size"] == 4
