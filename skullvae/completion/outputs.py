@@ -2,7 +2,7 @@
 
 :class:`OutputWriter` writes them while the implant is being meshed: the volumes
 in a thread (SimpleITK and zlib release the GIL), the preview in a forked child
-(matplotlib does not) that renders as soon as the mesh's size and bounds are known.
+(matplotlib does not) that draws while the implant is meshed.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ class OutputWriter:
 
     def __enter__(self) -> "OutputWriter":
         # Fork before starting the thread: a child forked from a threaded parent may inherit held locks.
+        # The child draws the preview at once, beside the meshing and the volume writes.
         self._preview = ForkedJob(self._prepare_preview)
         self._volumes = BackgroundThread(self._write_volumes, name="skullvae-write-volumes")
         return self
@@ -60,15 +61,14 @@ class OutputWriter:
                     pass
 
     def finish(self, mesh) -> None:
-        """Write the STL and the preview of ``mesh``; wait for everything to be written."""
+        """Write the STL of ``mesh``; wait for the volumes and the preview to be written."""
         from skullvae.implant.mesh import write_stl
 
-        facts = (int(len(mesh.faces)), np.asarray(mesh.bounds, dtype=float))
-        self._preview.send(facts)  # type: ignore[union-attr]
+        self._preview.send(None)  # type: ignore[union-attr]  # the child drew without waiting; let it exit
         write_stl(mesh, self.folder / "implant.stl")
         self._volumes.join()  # type: ignore[union-attr]
         if not self._preview.wait():  # type: ignore[union-attr]
-            self._prepare_preview()(facts)  # no fork, or the child failed: run here (and raise its error)
+            self._prepare_preview()(None)  # no fork, or the child failed: run here (and raise its error)
 
     def _write_volumes(self) -> None:
         """Implant and completed skull (and implant probability) on the input grid.
@@ -102,10 +102,14 @@ class OutputWriter:
             write_volume(volume.with_array(prob), self.folder / f"implant_probability{self.ext}")
 
     def _prepare_preview(self):
-        """Import matplotlib and gather the drawing inputs; returns ``finish((n_faces, bounds))``."""
-        import matplotlib.backends.backend_agg  # noqa: F401 - the slow imports, done before the mesh is ready
-        import mpl_toolkits.mplot3d  # noqa: F401
+        """Draw the preview at once; returns a ``finish(message)`` that has nothing left to do.
 
+        Nothing here waits for the STL mesh, so the forked child draws while the
+        parent meshes: the coarse 3D mesh is the implant's own marching cubes, its
+        step set by the full mesh's face count, which is twice the implant's
+        exposed voxel faces (marching cubes of a binary mask), and the context bone
+        is chosen around the implant voxels' bounds instead of the mesh's.
+        """
         from skullvae.implant.mesh import preview_mesh
 
         implant, completion = self.implant, self.completion
@@ -113,14 +117,29 @@ class OutputWriter:
         context = completion.frame.as_volume(completion.defective).index_to_physical(
             np.argwhere(completion.defective > 0.5)[::7])
         title = f"skullvae complete --mode {completion.mode}: implant {implant.volume_cm3:.1f} cm³"
+        cropped = implant.cropped
+        coarse = preview_mesh(cropped, 2 * exposed_faces(implant.array))
+        write_preview(self.folder / "preview.png", self.case.mask.array, (implant.array, implant.lo, implant.hi),
+                      center, self.volume.spacing, coarse, _near(context, _voxel_bounds(cropped), CONTEXT_MARGIN_MM),
+                      title=title)
+        return lambda message: None
 
-        def finish(facts) -> None:
-            n_faces, bounds = facts
-            coarse = preview_mesh(implant.cropped, n_faces)
-            write_preview(self.folder / "preview.png", self.case.mask.array, (implant.array, implant.lo, implant.hi),
-                          center, self.volume.spacing, coarse, _near(context, bounds, CONTEXT_MARGIN_MM), title=title)
 
-        return finish
+def exposed_faces(mask: np.ndarray) -> int:
+    """Number of voxel faces between a mask voxel and a background voxel (or the border)."""
+    padded = np.pad(np.asarray(mask, dtype=bool), 1)
+    return sum(int(np.count_nonzero(padded[tuple(slice(1, None) if a == axis else slice(None) for a in range(3))]
+                                    != padded[tuple(slice(None, -1) if a == axis else slice(None) for a in range(3))]))
+               for axis in range(3))
+
+
+def _voxel_bounds(mask: Volume) -> np.ndarray:
+    """``[[min], [max]]`` LPS mm of the box around the mask's voxels (half a voxel beyond their centres)."""
+    from skullvae.preprocessing.crop import box_corners, nonzero_bbox
+
+    lo, hi = nonzero_bbox(mask.array)  # type: ignore[misc]  # the implant is not empty
+    corners = mask.index_to_physical(box_corners(lo - 0.5, hi - 0.5))
+    return np.stack([corners.min(axis=0), corners.max(axis=0)])
 
 
 def _empty_image(volume: Volume):
