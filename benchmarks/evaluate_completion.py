@@ -99,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     model = None
     if any(m != "mirror" for m in modes):
-        model = load_completion_model(args.model, resolve_device(args.device))
+        # one model for all modes: optimize needs torch (gradients), dev alone runs on ONNX Runtime
+        engine = "torch" if "optimize" in modes else "auto"
+        model = load_completion_model(args.model, resolve_device(args.device), engine, "optimize" if "optimize" in modes else "dev")
     results: dict = {m: defaultdict(list) for m in modes}
     started = time.perf_counter()
     for i, (case, dtype) in enumerate(pairs, 1):

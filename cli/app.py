@@ -33,9 +33,26 @@ def _register_commands() -> None:
 _register_commands()
 
 
+class _StderrHandler(logging.StreamHandler):
+    """A stream handler that writes to whatever ``sys.stderr`` is when a record is emitted.
+
+    ``main`` may run several times in one process (tests, notebooks) with
+    ``sys.stderr`` replaced in between; a handler bound to the first stream would
+    write to a closed one.
+    """
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def _setup_logging() -> None:
     """Library warnings become one ``skullvae: warning: ...`` line on stderr."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("skullvae: %(levelname)s: %(message)s"))
     root = logging.getLogger("skullvae")
     if not root.handlers:
