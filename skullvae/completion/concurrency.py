@@ -37,6 +37,8 @@ class BackgroundThread:
         self._fn = fn
         self._result: Any = None
         self._error: BaseException | None = None
+        #: Set when ``fn`` has returned or raised (wait on it without taking the result or error).
+        self.done = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         _THREADS.add(self._thread)
         self._thread.start()
@@ -46,6 +48,8 @@ class BackgroundThread:
             self._result = self._fn()
         except BaseException as exc:  # noqa: BLE001 - handed to the joining thread
             self._error = exc
+        finally:
+            self.done.set()
 
     def join(self) -> Any:
         """Wait for the thread.

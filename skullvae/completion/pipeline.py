@@ -5,12 +5,13 @@ mesh → write. All outputs are built in a hidden temporary folder beside the
 output folder and moved into place only when every stage succeeded, so an error
 leaves nothing behind.
 
-Two cores are used where the stages allow it: while the main thread reads and
+Two cores are used where the stages allow it: a child process is forked at the
+start that imports matplotlib and later draws the preview (see
+:mod:`skullvae.completion.preview`); while the main thread reads and
 preprocesses, background threads load the model (VAE modes), import the later
 stages' libraries and run the input's gzip integrity check (whose error, if any,
-replaces whatever failed after the read); the volumes are written in a thread and
-the preview is drawn in a forked process while the implant is meshed (see
-:mod:`skullvae.completion.outputs`).
+replaces whatever failed after the read); the volumes are written in a thread
+while the implant is meshed (see :mod:`skullvae.completion.outputs`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import numpy as np
 
 from skullvae.completion.concurrency import BackgroundThread
 from skullvae.completion.engine import load_completion_model, resolve_device
+from skullvae.completion.preview import start_preview_worker
 from skullvae.completion.result import Completion
 from skullvae.errors import SkullVAEError
 from skullvae.io.formats import volume_extension, volume_stem
@@ -171,10 +173,10 @@ def _load_model(opts: CompletionOptions):
 
 
 def _warm_imports(mode: str) -> None:
-    """Import the modules of the later stages (and the preview's matplotlib) ahead of time."""
+    """Import the modules of the later stages ahead of time (the preview child imports matplotlib)."""
     import importlib
 
-    names = ["skimage.measure", "trimesh", "matplotlib.backends.backend_agg", "mpl_toolkits.mplot3d"]
+    names = ["skimage.measure", "trimesh"]
     if mode == "mirror":
         names.insert(0, "scipy.optimize")
     for name in names:
@@ -247,10 +249,6 @@ def complete_case(input_path: str | os.PathLike, out_dir: str | os.PathLike | No
     Returns:
         The report dict (also written as ``report.json``).
     """
-    from skullvae.completion.report import build_report
-    from skullvae.implant.extract import extract_implant
-    from skullvae.implant.mesh import mask_to_mesh
-
     opts = options or CompletionOptions()
     if opts.mode not in MODES:
         raise SkullVAEError(f"unknown --mode {opts.mode!r} (choose from {', '.join(MODES)})")
@@ -272,14 +270,32 @@ def complete_case(input_path: str | os.PathLike, out_dir: str | os.PathLike | No
         timings[name] = round(now - t0, 3)
         t0 = now
 
-    # Work for the second core while the first reads and preprocesses: the model (VAE modes),
-    # the slow imports of later stages (in VAE modes only once the model is loaded: both
-    # mostly hold the GIL, and the model is needed first) and the input's integrity check.
-    def warm_up():
-        return BackgroundThread(lambda: _warm_imports(opts.mode), name="skullvae-imports")
+    preview = start_preview_worker()  # forked first: no thread may run at a fork
+    try:
+        return _run_stages(input_path, out_dir, ext, opts, step, lap, timings, preview)
+    except BaseException:
+        preview.cancel()
+        raise
 
+
+def _run_stages(input_path: Path, out_dir: Path, ext: str, opts: CompletionOptions, step, lap, timings: dict,
+                preview) -> dict:
+    """The stages of :func:`complete_case` after its checks (see there)."""
+    from skullvae.completion.report import build_report
+    from skullvae.implant.extract import extract_implant
+    from skullvae.implant.mesh import mask_to_mesh
+
+    # Work for the second core while the first reads and preprocesses: the model (VAE modes),
+    # then the slow imports of later stages (they mostly hold the GIL, and the model is
+    # needed first), and the input's integrity check. The preview child imports matplotlib.
     loading = None if opts.mode == "mirror" else BackgroundThread(lambda: _load_model(opts), name="skullvae-model")
-    warm = warm_up() if loading is None else None
+
+    def warm_up():
+        if loading is not None:
+            loading.done.wait()
+        _warm_imports(opts.mode)
+
+    warm = BackgroundThread(warm_up, name="skullvae-imports")
     with _checked_in_background(input_path):
         step("read")
         volume = read_volume(input_path, check=False)
@@ -297,7 +313,6 @@ def complete_case(input_path: str | os.PathLike, out_dir: str | os.PathLike | No
         if loading is not None:
             device, model = loading.join()
             lap("load_model")  # only the wait left after reading and preprocessing
-            warm = warm_up()
         step("complete")
         completion = run_completion(case, opts, model)
         lap("complete")
@@ -306,11 +321,11 @@ def complete_case(input_path: str | os.PathLike, out_dir: str | os.PathLike | No
                                   core_mm=completion.core_mm, reconstruction=completion.reconstruction,
                                   bone_distance=completion.bone_distance)
     lap("implant")
-    warm.join()  # type: ignore[union-attr]  # no import may be running when the preview child is forked
+    warm.join()
     from skullvae.completion.outputs import OutputWriter, write_report
 
     with _staging(out_dir) as tmp:
-        with OutputWriter(tmp, ext, volume, case, completion, implant) as outputs:  # writes while meshing
+        with OutputWriter(tmp, ext, volume, case, completion, implant, preview) as outputs:  # writes while meshing
             step("mesh")
             mesh = mask_to_mesh(implant.cropped, smooth_iterations=opts.smooth, decimate=opts.decimate)
             lap("mesh")

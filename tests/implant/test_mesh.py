@@ -76,26 +76,15 @@ def test_noisy_masks_still_give_watertight_meshes():
 
 
 def test_fast_paths_match_the_reference_computations():
-    # masked marching cubes == plain marching cubes; edge checks == trimesh; Taubin == trimesh's
+    # masked marching cubes == plain marching cubes; signed_volume == trimesh's volume
     from skimage.measure import marching_cubes
 
-    from skullvae.implant.mesh import _march, edge_checks, signed_volume, stl_bytes, taubin
+    from skullvae.implant.mesh import _march, signed_volume
 
     for array in (_blob().array != 0, np.random.default_rng(1).random((20, 22, 18)) < 0.4):
         verts, faces = _march(array, 1, 0.0)
         ref_v, ref_f, _, _ = marching_cubes(np.pad(array, 1).astype(np.float32), 0.5, allow_degenerate=False)
         assert np.array_equal(verts, ref_v - 1.0) and np.array_equal(faces, ref_f)
         mesh = trimesh.Trimesh(verts, faces, process=False)
-        assert edge_checks(faces, len(verts)) == (mesh.is_watertight, mesh.is_watertight and mesh.is_winding_consistent)
         assert np.isclose(signed_volume(verts, faces), mesh.volume)
-    mesh = trimesh.Trimesh(*_march(_blob().array != 0, 1, 0.0), process=False)
-    assert edge_checks(mesh.faces, len(mesh.vertices)) == (True, True)
-    smoothed = taubin(mesh.vertices, mesh.faces, 0.5, 0.52, 10)
-    trimesh.smoothing.filter_taubin(mesh, lamb=0.5, nu=0.52, iterations=10)
-    assert np.allclose(smoothed, mesh.vertices, atol=1e-9)
-    header, records = stl_bytes(mesh.vertices, mesh.faces)
-    exported = trimesh.exchange.stl.export_stl(mesh)
-    assert header == exported[:84]
-    theirs = np.frombuffer(exported[84:], dtype=records.dtype)
-    assert np.array_equal(theirs["vertices"], records["vertices"])
-    assert np.allclose(theirs["normal"], records["normal"], atol=1e-6)
+        assert np.isclose(signed_volume(verts, faces[:, ::-1]), -mesh.volume)

@@ -3,7 +3,7 @@
 import numpy as np
 
 from skullvae import Volume
-from skullvae.completion.outputs import _voxel_bounds, exposed_faces
+from skullvae.completion.preview import _voxel_bounds, exposed_faces
 from skullvae.implant.mesh import mask_to_mesh
 
 
