@@ -14,6 +14,7 @@ from skullvae.errors import SkullVAEError
 
 
 class Mode(str, Enum):
+    auto = "auto"
     dev = "dev"
     optimize = "optimize"
     mirror = "mirror"
@@ -48,7 +49,7 @@ def complete(
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output folder (default ./<input stem>_skullvae/)."),
     input_dir: Optional[Path] = typer.Option(None, "--input-dir", help="Batch: complete every volume in this folder."),
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Batch: one sub-folder per input name (and implants/<input name>)."),
-    mode: Mode = typer.Option(_default_mode().value, "--mode", help="dev (latent + DEV), optimize (latent search) or mirror (left-right reflection baseline)."),
+    mode: Mode = typer.Option(_default_mode().value, "--mode", help="auto (dev, or mirror when the model reconstructs this skull with Dice < 0.7: a skull unlike its training data), dev (latent + DEV), optimize (latent search) or mirror (left-right reflection baseline)."),
     model: Optional[str] = typer.Option(None, "--model", help="Run folder from 'skullvae train' or a bundled model name (default: the bundled model)."),
     device: Device = typer.Option(Device.auto, "--device", help="Device for the model (cuda needs --engine torch or auto)."),
     engine: Engine = typer.Option(Engine.auto, "--engine", help="onnx (ONNX Runtime, CPU, fast start), torch, or auto: onnx on the CPU when the run has a current export, except --mode optimize."),

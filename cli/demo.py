@@ -54,9 +54,9 @@ def main(out: str = "demo_out") -> None:
     real = REAL / "skullbreak_parietotemporal_001.nii.gz"
     if real.exists():
         # The bundled model has seen synthetic skulls only and does not fit this real
-        # skull well (see README), so the real case uses the mirror baseline.
+        # skull (see README): the default mode, auto, notices and uses the mirror baseline.
         _run(["info", str(real)])
-        _run(["complete", str(real), "--mode", "mirror", "-o", str(out_dir / "real_skullbreak"), "--overwrite"])
+        _run(["complete", str(real), "-o", str(out_dir / "real_skullbreak"), "--overwrite"])
     else:
         print(f"\n(skipping the real SkullBreak case: {real} not found)")
     print(f"\nDemo outputs are in {out_dir.resolve()}")

@@ -87,11 +87,9 @@ class OutputWriter:
         image = _empty_image(volume)
         image[box] = _box_image(implant_box)
         write_image(image, self.folder / f"implant{self.ext}")
-        src = volume.array
-        if src.dtype == np.uint8 and case.mask.array.base is src:  # binary {0,1} input, nothing removed
-            bone = src
-        else:
-            bone = case.mask.array.astype(np.uint8, order="K")  # the cleaned defective bone
+        mask = case.mask.array
+        # The cleaned defective bone as 0/1 bytes: a free view of a boolean mask.
+        bone = mask.view(np.uint8) if mask.dtype == bool else mask.astype(np.uint8, order="K")
         image = volume.with_array(bone).to_sitk()
         image[box] = _box_image(bone[implant.box] | implant_box)
         del bone

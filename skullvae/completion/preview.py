@@ -25,7 +25,15 @@ CONTEXT_MARGIN_MM = 40.0
 
 
 def _worker():
-    """In the child: the slow imports first, then wait for the message and draw."""
+    """In the child: the slow imports first, then wait for the message and draw.
+
+    The child runs at a lower CPU priority: on a busy machine the parent's stages,
+    which everything waits for, go first, and the child uses the idle time.
+    """
+    try:
+        os.nice(5)
+    except OSError:  # not permitted here: same priority
+        pass
     import matplotlib.backends.backend_agg  # noqa: F401
     import matplotlib.figure  # noqa: F401
     import mpl_toolkits.mplot3d  # noqa: F401

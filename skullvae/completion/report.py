@@ -25,6 +25,7 @@ def build_report(input_path: Path, out_dir: Path, ext: str, volume, case, comple
         "input": str(input_path),
         "output_dir": str(out_dir),
         "mode": completion.mode,
+        "requested_mode": opts.mode,
         "model_id": getattr(model, "model_id", None) if model is not None else None,
         "device": device,
         "engine": getattr(model, "engine", None) if model is not None else None,

@@ -14,7 +14,7 @@ class Completion:
     """A completed-skull bone probability in some grid frame.
 
     Args:
-        mode: ``"dev"``, ``"optimize"`` or ``"mirror"``.
+        mode: ``"dev"``, ``"optimize"`` or ``"mirror"`` (the mode that ran; ``auto`` becomes one of them).
         frame: where ``probability`` lives in patient space.
         probability: completed-bone probability, float32, shape ``frame.grid``.
         defective: the defective bone fraction in the same frame (float32).

@@ -108,3 +108,19 @@ def test_input_fit_is_reported_and_a_poor_fit_warns(caplog):
         bad = run_completion(prepare_case(defective, misfit.config), opts, misfit)
     assert bad.info["input_fit_dice"] < MIN_INPUT_FIT_DICE
     assert "reconstructs this skull poorly" in caplog.text
+
+
+def test_auto_is_dev_for_a_known_skull_and_mirror_for_an_unknown_one(caplog):
+    from skullvae.completion.pipeline import CompletionOptions, run_completion
+
+    defective, complete, _ = shell_skull()
+    opts = CompletionOptions(mode="auto", defect_type="parietotemporal")
+    known = run_completion(prepare_case(defective, FakeModel(defective, complete).config), opts,
+                           FakeModel(defective, complete))
+    assert known.mode == "dev" and known.info["requested_mode"] == "auto" and "fallback" not in known.info
+    misfit = _MisfitModel(defective, complete)
+    with caplog.at_level("WARNING", logger="skullvae"):
+        unknown = run_completion(prepare_case(defective, misfit.config), opts, misfit)
+    assert unknown.mode == "mirror" and unknown.info["requested_mode"] == "auto"
+    assert unknown.info["fallback"]["input_fit_dice"] < 0.7
+    assert "mirror baseline is used instead" in caplog.text
