@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from skullvae.completion.concurrency import BackgroundThread
+from skullvae.completion.concurrency import BackgroundThread, ForkedJob
 from skullvae.completion.engine import load_completion_model, resolve_device
 from skullvae.completion.preview import start_preview_worker
 from skullvae.completion.result import Completion
@@ -128,29 +128,33 @@ def run_completion(case: PreparedCase, opts: CompletionOptions, model=None) -> C
         return complete_mirror(case.cropped_mask(), rotation=rotation)
     if opts.mode not in MODES:
         raise SkullVAEError(f"unknown --mode {opts.mode!r} (choose from {', '.join(MODES)})")
-    result = _run_vae(case, opts if opts.mode != "auto" else replace(opts, mode="dev"), model)
-    fit = result.info["input_fit_dice"]
-    if opts.mode == "auto":
+    auto = opts.mode == "auto"
+    result = _run_vae(case, replace(opts, mode="dev") if auto else opts, model,
+                      min_fit=MIN_INPUT_FIT_DICE if auto else None)
+    if isinstance(result, float):  # auto, and the model does not know this skull
+        logger.warning(
+            "the model reconstructs this skull poorly (Dice %.2f < %.2f): it is unlike the skulls the model "
+            "was trained on, so the mirror baseline is used instead (--mode dev forces the model's completion)",
+            result, MIN_INPUT_FIT_DICE)
+        mirror = run_completion(case, replace(opts, mode="mirror"))
+        mirror.info.update(requested_mode="auto", fallback={
+            "from": "dev", "input_fit_dice": result, "min_input_fit_dice": MIN_INPUT_FIT_DICE})
+        return mirror
+    if auto:
         result.info["requested_mode"] = "auto"
-        if fit < MIN_INPUT_FIT_DICE:
-            logger.warning(
-                "the model reconstructs this skull poorly (Dice %.2f < %.2f): it is unlike the skulls the model "
-                "was trained on, so the mirror baseline is used instead (--mode dev forces the model's completion)",
-                fit, MIN_INPUT_FIT_DICE)
-            mirror = run_completion(case, replace(opts, mode="mirror"))
-            mirror.info.update(requested_mode="auto", fallback={
-                "from": "dev", "input_fit_dice": fit, "min_input_fit_dice": MIN_INPUT_FIT_DICE})
-            return mirror
-    elif fit < MIN_INPUT_FIT_DICE:
+    elif result.info["input_fit_dice"] < MIN_INPUT_FIT_DICE:
         logger.warning(
             "the model reconstructs this skull poorly (Dice %.2f < %.2f): it is unlike the skulls the model was "
             "trained on, so the completion is unreliable; check the preview, try --align register or --mode mirror, "
-            "or use a model trained on similar scans", fit, MIN_INPUT_FIT_DICE)
+            "or use a model trained on similar scans", result.info["input_fit_dice"], MIN_INPUT_FIT_DICE)
     return result
 
 
-def _run_vae(case: PreparedCase, opts: CompletionOptions, model) -> Completion:
-    """``dev`` or ``optimize``; ``info["input_fit_dice"]`` says how well the model knows the input."""
+def _run_vae(case: PreparedCase, opts: CompletionOptions, model, min_fit: float | None = None) -> Completion | float:
+    """``dev`` or ``optimize``; ``info["input_fit_dice"]`` says how well the model knows the input.
+
+    With ``min_fit``, a fit below it is returned (a float) before any completion work.
+    """
     from skullvae.completion.dev import as_array, complete_dev, decode_probability, dev_vector, encode_grid, missing_side
 
     grid, voxel = _model_grid(model)
@@ -164,9 +168,13 @@ def _run_vae(case: PreparedCase, opts: CompletionOptions, model) -> Completion:
     from skullvae.implant.extract import bone_distance_mm
 
     grid_array = case.grid_array
+    encoded = encode_grid(model, grid_array)
+    recon = decode_probability(model, encoded[0])[0]
+    fit = round(input_fit_dice(recon, grid_array), 4)
+    if min_fit is not None and fit < min_fit:
+        return fit
     distance = BackgroundThread(lambda: bone_distance_mm(grid_array, voxel), name="skullvae-distance")  # beside the model
     info: dict = {"align": case.info.get("align")}
-    encoded = encode_grid(model, grid_array)
     if opts.mode == "dev":
         prob, z, logvar, dinfo = complete_dev(model, grid_array, opts.defect_type, opts.gamma, encoded=encoded)
     elif opts.mode == "optimize":
@@ -181,8 +189,7 @@ def _run_vae(case: PreparedCase, opts: CompletionOptions, model) -> Completion:
     else:
         raise SkullVAEError(f"unknown --mode {opts.mode!r} (choose from {', '.join(MODES)})")
     info.update(dinfo)
-    recon = decode_probability(model, encoded[0])[0]
-    info["input_fit_dice"] = round(input_fit_dice(recon, grid_array), 4)
+    info["input_fit_dice"] = fit
     result = Completion(opts.mode, case.frame, prob, case.grid_array, info=info,
                         reconstruction=recon if opts.use_reconstruction else None, bone_distance=distance.join())
     if opts.samples > 1:
@@ -215,21 +222,45 @@ def _warm_imports(mode: str) -> None:
             pass
 
 
+def _check_job(input_path: Path):
+    """``finish`` for a :class:`ForkedJob` whose child checks the input (its exit status is the verdict).
+
+    At a lower CPU priority: the result is needed only after the implant is extracted.
+    """
+    try:
+        os.nice(5)
+    except OSError:  # not permitted: same priority
+        pass
+    check_volume_file(input_path)
+    return lambda message: None
+
+
 @contextlib.contextmanager
 def _checked_in_background(input_path: Path):
     """Run the input's integrity check (:func:`check_volume_file`) beside the body.
 
-    The body reads the volume without the check; the check is waited for before
-    the body's results are used, and its error replaces any error of the body
-    (a corrupt file explains whatever went wrong after reading it).
+    The check decompresses the whole file once more; it runs in a forked child (so
+    it takes nothing from the main thread's GIL), or in a thread where there is no
+    ``fork``. The body reads the volume without the check; the check is waited for
+    before the body's results are used, and its error replaces any error of the
+    body (a corrupt file explains whatever went wrong after reading it). A failed
+    child is followed by the check in this process, which raises the error.
     """
-    check = BackgroundThread(lambda: check_volume_file(input_path), name="skullvae-check")
+    job = ForkedJob(lambda: _check_job(input_path))
+    if job.started:
+        job.send(None)
+
+        def join():
+            if not job.wait():
+                check_volume_file(input_path)
+    else:
+        join = BackgroundThread(lambda: check_volume_file(input_path), name="skullvae-check").join
     try:
         yield
     except BaseException:
-        check.join()
+        join()
         raise
-    check.join()
+    join()
 
 
 def _check_output_dir(out_dir: Path, overwrite: bool, input_path: Path) -> None:
@@ -314,18 +345,19 @@ def _run_stages(input_path: Path, out_dir: Path, ext: str, opts: CompletionOptio
     from skullvae.implant.extract import extract_implant
     from skullvae.implant.mesh import mask_to_mesh
 
-    # Work for the second core while the first reads and preprocesses: the model (VAE modes),
-    # then the slow imports of later stages (they mostly hold the GIL, and the model is
-    # needed first), and the input's integrity check. The preview child imports matplotlib.
-    loading = None if opts.mode == "mirror" else BackgroundThread(lambda: _load_model(opts), name="skullvae-model")
-
-    def warm_up():
-        if loading is not None:
-            loading.done.wait()
-        _warm_imports(opts.mode)
-
-    warm = BackgroundThread(warm_up, name="skullvae-imports")
+    # Work for the second core while the first reads and preprocesses: the input's integrity
+    # check (a forked child: it must start before any thread), the model (VAE modes), then the
+    # slow imports of later stages (they mostly hold the GIL, and the model is needed first).
+    # The preview child imports matplotlib.
     with _checked_in_background(input_path):
+        loading = None if opts.mode == "mirror" else BackgroundThread(lambda: _load_model(opts), name="skullvae-model")
+
+        def warm_up():
+            if loading is not None:
+                loading.done.wait()
+            _warm_imports(opts.mode)
+
+        warm = BackgroundThread(warm_up, name="skullvae-imports")
         step("read")
         volume = read_volume(input_path, check=False)
         lap("read")
