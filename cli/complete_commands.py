@@ -106,8 +106,12 @@ def _print_summary(report: dict) -> None:
 
     console = Console()
     imp, mesh = report["implant"], report["mesh"]
+    mode = report["mode"]
+    fallback = report.get("completion", {}).get("fallback")
+    if fallback:
+        mode += f" (auto: the model fits this skull with Dice {fallback['input_fit_dice']:.2f} < {fallback['min_input_fit_dice']})"
     console.print(
-        f"[bold]{report['mode']}[/bold] completion → {report['output_dir']}\n"
+        f"[bold]{mode}[/bold] completion → {report['output_dir']}\n"
         f"  implant {imp['volume_cm3']:.2f} cm³, size {' × '.join(f'{s:.0f}' for s in imp['size_mm'])} mm; "
         f"STL {mesh['faces']} faces, watertight={mesh['watertight']}; {report['timings_s']['total']:.1f} s"
     )
