@@ -96,6 +96,31 @@ def load_latent_stats(path: Path, latent_size: int) -> tuple[np.ndarray, np.ndar
     return mean.astype(np.float32), var.astype(np.float32), {k: v.astype(np.float32) for k, v in devs.items()}
 
 
+def read_tagged_json(path: Path, fmt: str, missing: str, what: str, required: tuple[str, ...] = ()) -> dict:
+    """Read a JSON object whose ``"format"`` key names what it is, with one-line errors.
+
+    Args:
+        path: the JSON file.
+        fmt: the expected ``"format"`` value.
+        missing: the error message when the file does not exist.
+        what: what the file should be, for the error message (e.g. "skullvae run config").
+        required: keys that must be present.
+
+    Returns:
+        The parsed dict.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SkullVAEError(missing)
+    try:
+        data = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise SkullVAEError(f"{path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict) or data.get("format") != fmt or any(key not in data for key in required):
+        raise SkullVAEError(f"{path} is not a {what}")
+    return data
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     """Hex SHA-256 of a file's bytes."""
     digest = hashlib.sha256()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 from skullvae.errors import SkullVAEError
-from skullvae.model.files import PICKLE_SUFFIXES, check_safetensors_file
+from skullvae.model.files import PICKLE_SUFFIXES, check_safetensors_file, read_tagged_json
 from skullvae.model.run_layout import RUN_FORMAT, RunLayout
 
 BUNDLED_DIR = Path(__file__).resolve().parents[1] / "bundled"
@@ -41,12 +40,5 @@ def resolve_run_dir(name_or_run_dir: str | os.PathLike) -> Path:
 def read_run_config(run_dir: str | os.PathLike) -> dict:
     """Read and check ``config.json`` of a run folder."""
     layout = RunLayout(Path(run_dir))
-    if not layout.config.is_file():
-        raise SkullVAEError(f"{run_dir} has no config.json: not a skullvae run folder")
-    try:
-        config = json.loads(layout.config.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SkullVAEError(f"{layout.config} is not valid JSON: {exc}") from exc
-    if not isinstance(config, dict) or config.get("format") != RUN_FORMAT or "model" not in config:
-        raise SkullVAEError(f"{layout.config} is not a skullvae run config")
-    return config
+    return read_tagged_json(layout.config, RUN_FORMAT, f"{run_dir} has no config.json: not a skullvae run folder",
+                            "skullvae run config", required=("model",))

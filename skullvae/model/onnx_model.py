@@ -10,14 +10,13 @@ current ones), so callers can fall back to torch.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
 from skullvae.errors import SkullVAEError
-from skullvae.model.files import load_latent_stats, sha256_file
+from skullvae.model.files import load_latent_stats, read_tagged_json, sha256_file
 from skullvae.model.locate import read_run_config
 from skullvae.model.run_layout import RunLayout
 
@@ -48,15 +47,9 @@ def make_session(path: Path):
 
 def read_manifest(layout: RunLayout) -> dict:
     """The export's ``manifest.json`` (error when missing or not a skullvae export)."""
-    if not layout.onnx_manifest.is_file():
-        raise SkullVAEError(f"{layout.root} has no ONNX export (run: skullvae export-onnx {layout.root})")
-    try:
-        manifest = json.loads(layout.onnx_manifest.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SkullVAEError(f"{layout.onnx_manifest} is not valid JSON: {exc}") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != ONNX_FORMAT:
-        raise SkullVAEError(f"{layout.onnx_manifest} is not a skullvae ONNX manifest")
-    return manifest
+    return read_tagged_json(layout.onnx_manifest, ONNX_FORMAT,
+                            f"{layout.root} has no ONNX export (run: skullvae export-onnx {layout.root})",
+                            "skullvae ONNX manifest")
 
 
 def onnx_problem(run_dir: str | os.PathLike) -> str | None:
