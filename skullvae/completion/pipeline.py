@@ -122,9 +122,9 @@ def run_completion(case: PreparedCase, opts: CompletionOptions, model=None) -> C
     """
     if opts.mode == "mirror":
         from skullvae.completion.mirror import complete_mirror
-        from skullvae.preprocessing.align import principal_axes_rotation
+        from skullvae.preprocessing.symmetry import symmetry_rotation
 
-        rotation = None if opts.align == "none" else principal_axes_rotation(case.cropped_mask())
+        rotation = None if opts.align == "none" else symmetry_rotation(case.cropped_mask())
         return complete_mirror(case.cropped_mask(), rotation=rotation)
     if opts.mode not in MODES:
         raise SkullVAEError(f"unknown --mode {opts.mode!r} (choose from {', '.join(MODES)})")

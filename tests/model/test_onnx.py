@@ -120,7 +120,10 @@ def test_bundled_model_has_a_current_export():
 
 @pytest.mark.skipif("synthetic-64" not in bundled_names(), reason="no bundled model")
 def test_cpu_completion_imports_neither_torch_nor_monai(tmp_path):
-    """The point of the export: ``complete`` on the CPU starts without torch (seconds of imports)."""
+    """The point of the export: ``complete`` on the CPU starts without torch (seconds of imports).
+
+    Also with ``--samples`` (batched decoding) and ``--align register`` (the model's mean skull).
+    """
     from skullvae.defects import inject_defect
     from skullvae.io import write_volume
     from skullvae.phantoms import synth_skull
@@ -132,8 +135,9 @@ def test_cpu_completion_imports_neither_torch_nor_monai(tmp_path):
         "import json, sys\n"
         "from skullvae.completion.pipeline import CompletionOptions, complete_case\n"
         f"r = complete_case({str(case)!r}, {str(tmp_path / 'out')!r}, CompletionOptions(mode='dev'))\n"
+        f"s = complete_case({str(case)!r}, {str(tmp_path / 'out2')!r}, CompletionOptions(samples=3, align='register'))\n"
         "print(json.dumps({'engine': r['engine'], 'torch': 'torch' in sys.modules, 'monai': 'monai' in sys.modules,"
-        " 'cm3': r['implant']['volume_cm3']}))\n"
+        " 'cm3': r['implant']['volume_cm3'], 's': s['completion'].get('samples'), 'outputs': sorted(s['outputs'])}))\n"
     )
     env = {"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
@@ -141,6 +145,7 @@ def test_cpu_completion_imports_neither_torch_nor_monai(tmp_path):
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result["engine"] == "onnxruntime" and not result["torch"] and not result["monai"]
     assert result["cm3"] > 0.1
+    assert result["s"] == 3 and "implant_probability" in result["outputs"]  # --samples and --align register too
 
 
 @pytest.mark.skipif("synthetic-64" not in bundled_names(), reason="no bundled model")
