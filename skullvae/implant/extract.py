@@ -21,6 +21,9 @@ import numpy as np
 from scipy import ndimage
 
 from skullvae.errors import SkullVAEError
+from skullvae.implant.morphology import FACE as _FACE
+from skullvae.implant.morphology import dilate, erode, fill_holes
+from skullvae.implant.morphology import label as _label
 from skullvae.io.volume import Volume
 from skullvae.preprocessing.crop import box_corners, geometry_only, nonzero_bbox
 from skullvae.preprocessing.model_grid import GridFrame, from_grid
@@ -29,7 +32,6 @@ from skullvae.preprocessing.separable import resample_aligned
 #: Implants smaller than this (cm³) are noise, not a defect.
 MIN_IMPLANT_CM3 = 0.5
 
-_FACE = ndimage.generate_binary_structure(3, 1)
 _FULL = np.ones((3, 3, 3), bool)
 
 
@@ -204,10 +206,18 @@ def extract_implant(
     bone = resample_aligned(restricted, frame.as_volume(restricted), ref, threshold=threshold)
     if bone is None:
         bone = from_grid(restricted, frame, ref, "linear") > threshold
-    # A contiguous copy in the resampled array's (Fortran) order: the shifted ORs of the
+    # Everything else happens within the thresholded bone plus a margin: the implant is
+    # inside the bone, the clean-up reaches 3 voxels beyond it (see _clean).
+    crop = nonzero_bbox(bone, margin=4)
+    if crop is None:
+        raise SkullVAEError("no defect found: the implant is empty after clean-up")
+    lo, hi = lo + crop[0], lo + crop[1]
+    # Contiguous copies in the resampled array's (Fortran) order: the shifted ORs of the
     # clean-up then stream through memory instead of striding through the full volume.
+    bone = np.asfortranarray(bone[tuple(slice(a, b) for a, b in zip(*crop))])
     defective = np.array(mask.array[tuple(slice(a, b) for a, b in zip(lo, hi))], dtype=bool, order="F")
     implant = _clean(bone, defective, min_fraction)
+    del bone
     if not implant.any():
         raise SkullVAEError("no defect found: the implant is empty after clean-up")
     cm3 = np.count_nonzero(implant) * float(np.prod(mask.spacing)) / 1000.0
@@ -218,91 +228,41 @@ def extract_implant(
     return Implant(np.ascontiguousarray(implant), lo + sub_lo, lo + sub_hi, mask)
 
 
-def _dilate(a: np.ndarray) -> np.ndarray:
-    """Dilation by the 6-neighbourhood (shifted ORs: much faster than scipy for big boxes)."""
-    out = a.copy(order="K")
-    out[1:] |= a[:-1]
-    out[:-1] |= a[1:]
-    out[:, 1:] |= a[:, :-1]
-    out[:, :-1] |= a[:, 1:]
-    out[:, :, 1:] |= a[:, :, :-1]
-    out[:, :, :-1] |= a[:, :, 1:]
-    return out
-
-
-def _erode(a: np.ndarray) -> np.ndarray:
-    """Erosion by the 6-neighbourhood (the box border counts as foreground).
-
-    Shifted ANDs (``~dilate(~a)`` without the two full-size negations).
-    """
-    out = a.copy(order="K")
-    out[1:] &= a[:-1]
-    out[:-1] &= a[1:]
-    out[:, 1:] &= a[:, :-1]
-    out[:, :-1] &= a[:, 1:]
-    out[:, :, 1:] &= a[:, :, :-1]
-    out[:, :, :-1] &= a[:, :, 1:]
-    return out
-
-
-def _label(a: np.ndarray, structure: np.ndarray) -> tuple[np.ndarray, int]:
-    """``ndimage.label`` run in memory order (twice as fast on Fortran-ordered boxes).
-
-    The numbering may differ from a C-order scan, the components do not
-    (``structure`` is symmetric).
-    """
-    if a.flags.f_contiguous and not a.flags.c_contiguous:
-        labels, n = ndimage.label(a.T, structure=structure.T)
-        return labels.T, n
-    return ndimage.label(a, structure=structure)
-
-
-def _fill_holes(a: np.ndarray) -> np.ndarray:
-    """Fill background cavities not connected to the box border (faster than binary_fill_holes).
-
-    Only the bounding box of ``a`` (plus one voxel) is labelled: background outside
-    it is all connected to the border.
-    """
-    box = nonzero_bbox(a, margin=1)
-    if box is None:
-        return a
-    sub = a[tuple(slice(lo, hi) for lo, hi in zip(*box))]
-    labels, n = _label(~sub, _FACE)
-    if n <= 1:
-        return a
-    border = np.unique(np.concatenate([labels[[0, -1]].ravel(), labels[:, [0, -1]].ravel(), labels[:, :, [0, -1]].ravel()]))
-    hole = np.ones(n + 1, bool)
-    hole[border] = False  # label 0 is the foreground itself
-    out = a.copy(order="K")
-    out[tuple(slice(lo, hi) for lo, hi in zip(*box))] |= hole[labels]
-    return out
-
-
 def _clean(bone: np.ndarray, defective: np.ndarray, min_fraction: float) -> np.ndarray:
-    """Full-resolution clean-up inside the box (see the module docstring)."""
-    near = _dilate(defective)
-    implant = bone & ~near
-    implant = _dilate(_erode(implant))  # opening
-    rim = _dilate(near)
+    """Full-resolution clean-up inside the box (see the module docstring).
+
+    Reaches 3 voxels beyond ``bone``: the defective bone 2 voxels out decides which
+    components touch the rim, the final re-growth adds 1. ``bone`` (contiguous) is
+    overwritten: it becomes the implant.
+    """
+    near = dilate(defective)
+    scratch = np.empty_like(near)
+    implant = np.greater(bone, near, out=bone)  # bone & ~near
+    implant = dilate(erode(implant, out=scratch), out=implant)  # opening
     labels, n = _label(implant, _FACE)
     if n == 0:
         return implant
+    rim = dilate(near, out=scratch)
     if n == 1:  # one component: it is kept if it touches the rim (no per-label bookkeeping)
-        if not np.any(rim & implant):
-            return np.zeros_like(implant)
+        if not np.logical_and(rim, implant, out=rim).any():
+            implant[...] = False
+            return implant
     else:
-        sizes = np.bincount(labels[implant], minlength=n + 1)  # foreground only: no full-size int64 copy
-        touching = np.unique(labels[rim & implant])
-        touching = touching[touching > 0]
-        if touching.size == 0:
-            return np.zeros_like(implant)
+        # Per-label bookkeeping on the implant voxels only (flat indices in memory order).
+        flat = implant.ravel(order="K")
+        where = np.flatnonzero(flat)
+        ids = labels.ravel(order="K")[where]
+        sizes = np.bincount(ids, minlength=n + 1)
+        touching = np.bincount(ids[rim.ravel(order="K")[where]], minlength=n + 1) > 0
+        if not touching.any():
+            implant[...] = False
+            return implant
         largest = sizes[touching].max()
-        keep = touching[sizes[touching] >= min_fraction * largest]
-        lut = np.zeros(n + 1, bool)
-        lut[keep] = True
-        implant = lut[labels]
-    del labels
-    implant = _fill_holes(implant)
-    implant |= _dilate(implant) & near  # close the one-voxel rim gap
-    implant &= ~defective
-    return implant
+        keep = touching & (sizes >= min_fraction * largest)
+        flat[where[~keep[ids]]] = False
+        del where, ids
+    del labels, rim
+    implant = fill_holes(implant)
+    grown = dilate(implant, out=scratch)
+    implant |= np.logical_and(grown, near, out=grown)  # close the one-voxel rim gap
+    return np.greater(implant, defective, out=implant)  # implant & ~defective
