@@ -8,7 +8,9 @@
    completed-bone probability with linear interpolation (not nearest), threshold,
    remove the defective bone dilated by one voxel (rim slivers), open, keep the
    components that touch the defect rim, fill holes, then re-grow by one voxel into
-   the rim gap so the implant meets the bone, and remove the defective bone.
+   the rim gap so the implant meets the bone, and remove the defective bone. The
+   clean-up runs on the thresholded bone's own box (plus the 3 voxels it reaches);
+   its morphology is in :mod:`skullvae.implant.morphology`.
 
 The result never overlaps the defective bone and touches its rim.
 """
@@ -22,7 +24,7 @@ from scipy import ndimage
 
 from skullvae.errors import SkullVAEError
 from skullvae.implant.morphology import FACE as _FACE
-from skullvae.implant.morphology import dilate, erode, fill_holes
+from skullvae.implant.morphology import components, dilate, erode, fill_holes, memory_view
 from skullvae.implant.morphology import label as _label
 from skullvae.io.volume import Volume
 from skullvae.preprocessing.crop import box_corners, geometry_only, nonzero_bbox
@@ -216,8 +218,7 @@ def extract_implant(
     # clean-up then stream through memory instead of striding through the full volume.
     bone = np.asfortranarray(bone[tuple(slice(a, b) for a, b in zip(*crop))])
     defective = np.array(mask.array[tuple(slice(a, b) for a, b in zip(lo, hi))], dtype=bool, order="F")
-    implant = _clean(bone, defective, min_fraction)
-    del bone
+    implant = _clean(bone, defective, min_fraction)  # in bone's buffer
     if not implant.any():
         raise SkullVAEError("no defect found: the implant is empty after clean-up")
     cm3 = np.count_nonzero(implant) * float(np.prod(mask.spacing)) / 1000.0
@@ -239,30 +240,26 @@ def _clean(bone: np.ndarray, defective: np.ndarray, min_fraction: float) -> np.n
     scratch = np.empty_like(near)
     implant = np.greater(bone, near, out=bone)  # bone & ~near
     implant = dilate(erode(implant, out=scratch), out=implant)  # opening
-    labels, n = _label(implant, _FACE)
+    # Components from the implant voxels' flat indices in memory order (no full-size labels).
+    memory = memory_view(implant)
+    flat = memory.reshape(-1)
+    where = np.flatnonzero(flat)
+    component, n = components(where, memory.shape)
     if n == 0:
         return implant
-    rim = dilate(near, out=scratch)
-    if n == 1:  # one component: it is kept if it touches the rim (no per-label bookkeeping)
-        if not np.logical_and(rim, implant, out=rim).any():
-            implant[...] = False
-            return implant
-    else:
-        # Per-label bookkeeping on the implant voxels only (flat indices in memory order).
-        flat = implant.ravel(order="K")
-        where = np.flatnonzero(flat)
-        ids = labels.ravel(order="K")[where]
-        sizes = np.bincount(ids, minlength=n + 1)
-        touching = np.bincount(ids[rim.ravel(order="K")[where]], minlength=n + 1) > 0
-        if not touching.any():
-            implant[...] = False
-            return implant
-        largest = sizes[touching].max()
-        keep = touching & (sizes >= min_fraction * largest)
-        flat[where[~keep[ids]]] = False
-        del where, ids
-    del labels, rim
-    implant = fill_holes(implant)
+    rim = memory_view(dilate(near, out=scratch)).reshape(-1)[where]
+    touching = np.bincount(component[rim], minlength=n) > 0
+    if not touching.any():
+        implant[...] = False
+        return implant
+    if n > 1:
+        sizes = np.bincount(component, minlength=n)
+        keep = touching & (sizes >= min_fraction * sizes[touching].max())
+        kept = keep[component]
+        flat[where[~kept]] = False
+        where = where[kept]
+    del component, rim
+    implant = fill_holes(implant, where)
     grown = dilate(implant, out=scratch)
     implant |= np.logical_and(grown, near, out=grown)  # close the one-voxel rim gap
     return np.greater(implant, defective, out=implant)  # implant & ~defective

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 from scipy import ndimage
 
 from skullvae.implant import morphology
-from skullvae.implant.morphology import FACE, dilate, erode, fill_holes, label
+from skullvae.implant.morphology import FACE, components, dilate, erode, fill_holes, label, memory_view
 
 
 @st.composite
@@ -105,3 +105,44 @@ def test_label_falls_back_to_int32_beyond_65535_components():
     np.testing.assert_array_equal(labels > 0, a)
     small, m = label(a[:20], FACE)
     assert small.dtype == np.uint16 and m == 10 * 42 * 42
+
+
+@settings(max_examples=300, deadline=None)
+@given(masks())
+def test_components_equal_ndimage_label(a):
+    v = np.ascontiguousarray(a)
+    flat = np.flatnonzero(v)
+    got, n = components(flat, v.shape)
+    expected, m = ndimage.label(v, structure=FACE)
+    assert n == m
+    assert got.shape == flat.shape
+    if n:
+        # the same partition: every component maps to exactly one label and back
+        pairs = np.unique(np.stack([got, expected.reshape(-1)[flat]]), axis=1)
+        assert pairs.shape[1] == n
+        assert got.min() == 0 and got.max() == n - 1
+
+
+def test_components_do_not_join_across_line_and_plane_ends():
+    v = np.zeros((3, 4, 5), bool)
+    v[0, 0, 4] = v[0, 1, 0] = True  # consecutive flat indices, different lines
+    v[0, 3, 2] = v[1, 0, 2] = True  # last line of a plane, first line of the next
+    v[2, 3, 4] = True
+    component, n = components(np.flatnonzero(v), v.shape)
+    assert n == 5
+
+
+def test_memory_view():
+    a = np.zeros((2, 3, 4), bool, order="F")
+    assert memory_view(a).flags.c_contiguous and memory_view(a).shape == (4, 3, 2)
+    c = np.zeros((2, 3, 4), bool)
+    assert memory_view(c) is c
+    with pytest.raises(ValueError):
+        memory_view(c[:, :, ::2])
+
+
+@settings(max_examples=100, deadline=None)
+@given(masks())
+def test_fill_holes_with_known_foreground_indices(a):
+    flat = np.flatnonzero(memory_view(a)) if (a.flags.c_contiguous or a.flags.f_contiguous) else np.flatnonzero(a)
+    np.testing.assert_array_equal(fill_holes(a, flat), ndimage.binary_fill_holes(a, structure=FACE))
