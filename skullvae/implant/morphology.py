@@ -35,15 +35,7 @@ def dilate(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     Returns:
         The dilated mask (``out`` when given).
     """
-    out = _buffer(a, out)
-    np.logical_or(a[1:], a[:-1], out=out[1:])  # the copy and the first shift in one pass
-    out[:1] = a[:1]
-    out[:-1] |= a[1:]
-    out[:, 1:] |= a[:, :-1]
-    out[:, :-1] |= a[:, 1:]
-    out[:, :, 1:] |= a[:, :, :-1]
-    out[:, :, :-1] |= a[:, :, 1:]
-    return out
+    return _shifted(np.logical_or, a, out)
 
 
 def erode(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
@@ -58,14 +50,17 @@ def erode(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     Returns:
         The eroded mask (``out`` when given).
     """
+    return _shifted(np.logical_and, a, out)
+
+
+def _shifted(op, a: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """``a`` combined by ``op`` with its six one-voxel shifts (the border keeps ``a``'s own value)."""
     out = _buffer(a, out)
-    np.logical_and(a[1:], a[:-1], out=out[1:])
+    op(a[1:], a[:-1], out=out[1:])  # the copy and the first shift in one pass
     out[:1] = a[:1]
-    out[:-1] &= a[1:]
-    out[:, 1:] &= a[:, :-1]
-    out[:, :-1] &= a[:, 1:]
-    out[:, :, 1:] &= a[:, :, :-1]
-    out[:, :, :-1] &= a[:, :, 1:]
+    for lo, hi in ((np.s_[:-1], np.s_[1:]), (np.s_[:, 1:], np.s_[:, :-1]), (np.s_[:, :-1], np.s_[:, 1:]),
+                   (np.s_[:, :, 1:], np.s_[:, :, :-1]), (np.s_[:, :, :-1], np.s_[:, :, 1:])):
+        op(out[lo], a[hi], out=out[lo])
     return out
 
 
