@@ -5,74 +5,37 @@ mesh → write. All outputs are built in a hidden temporary folder beside the
 output folder and moved into place only when every stage succeeded, so an error
 leaves nothing behind.
 
-Two cores are used where the stages allow it: a child process is forked at the
-start that imports matplotlib and later draws the preview (see
-:mod:`skullvae.completion.preview`); while the main thread reads and
-preprocesses, background threads load the model (VAE modes), import the later
-stages' libraries and run the input's gzip integrity check (whose error, if any,
-replaces whatever failed after the read); the volumes are written in a thread
-while the implant is meshed (see :mod:`skullvae.completion.outputs`).
+Two cores are used where the stages allow it: two child processes are forked at
+the start, one that imports matplotlib and later draws the preview (see
+:mod:`skullvae.completion.preview`), one that runs the input's gzip integrity
+check (whose error, if any, replaces whatever failed after the read); while the
+main thread reads and preprocesses, background threads load the model (VAE
+modes) and import the later stages' libraries; the volumes are written in a
+thread while the implant is meshed (see :mod:`skullvae.completion.outputs`).
+The modes themselves are in :mod:`skullvae.completion.modes`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-
-import numpy as np
 
 from skullvae.completion.concurrency import BackgroundThread, ForkedJob
 from skullvae.completion.engine import load_completion_model, resolve_device
+from skullvae.completion.modes import input_fit_dice, run_completion
+from skullvae.completion.options import DEFAULT_MODE, MIN_INPUT_FIT_DICE, MODES, CompletionOptions
 from skullvae.completion.preview import start_preview_worker
-from skullvae.completion.result import Completion
 from skullvae.errors import SkullVAEError
 from skullvae.io.formats import volume_extension, volume_stem
 from skullvae.io.readers import check_volume_file, read_volume
-from skullvae.preprocessing.intensity import DEFAULT_HU_THRESHOLD
-from skullvae.preprocessing.pipeline import PreparedCase, load_mask
+from skullvae.preprocessing.pipeline import load_mask
 
-logger = logging.getLogger(__name__)
-
-MODES = ("auto", "dev", "optimize", "mirror")
-#: Below this Dice between the model's reconstruction of the input and the input, the
-#: input is out of the model's distribution: a warning in dev/optimize, mirror in auto.
-#: (Held-out synthetic cases: 0.83-0.90; the real SkullBreak sample with the bundled model: 0.50.)
-MIN_INPUT_FIT_DICE = 0.7
-#: The default mode. ``auto`` is ``dev`` -- the winner of the synthetic benchmark
-#: (benchmarks/evaluate_completion.py with the bundled model on the 36 held-out test cases
-#: of 40 synthetic skulls: mean implant DSC dev 0.806 > optimize 0.644 > mirror 0.555; see
-#: README) -- unless the model reconstructs the input with Dice < MIN_INPUT_FIT_DICE, i.e.
-#: the skull is unlike anything the model was trained on; then the mirror baseline is used.
-#: On all 72 held-out synthetic cases auto is dev.
-DEFAULT_MODE = "auto"
-
-
-@dataclass
-class CompletionOptions:
-    """User options of ``skullvae complete`` (see the CLI help for each)."""
-
-    mode: str = DEFAULT_MODE
-    model: object = None
-    device: str = "auto"
-    engine: str = "auto"
-    defect_type: str | None = None
-    gamma: float = 1.0
-    samples: int = 1
-    align: str = "none"
-    hu_threshold: float = DEFAULT_HU_THRESHOLD
-    smooth: int = 10
-    decimate: float | None = None
-    optimize_steps: int = 60
-    seed: int = 0
-    use_reconstruction: bool = False  # excluding the reconstruction's bone lost most implants (VAE reconstructions already heal defects)
-    extra: dict = field(default_factory=dict)
-
+__all__ = ["DEFAULT_MODE", "MIN_INPUT_FIT_DICE", "MODES", "CompletionOptions", "complete_case", "default_output_dir",
+           "input_fit_dice", "load_completion_model", "output_extension", "resolve_device", "run_completion"]
 
 def default_output_dir(input_path: str | os.PathLike) -> Path:
     """``./<input stem>_skullvae/`` in the current folder."""
@@ -83,123 +46,6 @@ def output_extension(input_path: str | os.PathLike) -> str:
     """The input's volume extension, or ``.nii.gz`` for a DICOM folder."""
     path = Path(input_path)
     return ".nii.gz" if path.is_dir() else volume_extension(path)
-
-
-def _model_grid(model) -> tuple[list[int], float]:
-    config = getattr(model, "config", {}) or {}
-    grid = config.get("grid", getattr(model, "grid", None))
-    voxel = config.get("voxel_mm", getattr(model, "voxel_mm", None))
-    if grid is None or voxel is None:
-        raise SkullVAEError("the model config lacks grid / voxel_mm")
-    return [int(g) for g in grid], float(voxel)
-
-
-def input_fit_dice(reconstruction: np.ndarray, grid_array: np.ndarray) -> float:
-    """Dice between the model's reconstruction of the defective input and the input itself.
-
-    A model reproduces skulls like its training skulls closely (held-out synthetic
-    skulls ≈ 0.87); a low value means the input lies outside what the model knows.
-
-    Args:
-        reconstruction: decoded bone probability of enc(x), in the model grid.
-        grid_array: the defective input's bone fraction in the same grid.
-
-    Returns:
-        Dice of the two masks thresholded at 0.5 (1.0 when both are empty).
-    """
-    a = reconstruction > 0.5
-    b = grid_array >= 0.5
-    total = int(a.sum()) + int(b.sum())
-    return 1.0 if total == 0 else 2.0 * int((a & b).sum()) / total
-
-
-def run_completion(case: PreparedCase, opts: CompletionOptions, model=None) -> Completion:
-    """Run the chosen completion mode on a prepared case (frame placed as needed).
-
-    ``auto`` runs ``dev`` and falls back to ``mirror`` (with a warning) when the model
-    reconstructs the input poorly (:data:`MIN_INPUT_FIT_DICE`); ``info["requested_mode"]``
-    and ``info["fallback"]`` then say so.
-    """
-    if opts.mode == "mirror":
-        from skullvae.completion.mirror import complete_mirror
-        from skullvae.preprocessing.symmetry import symmetry_rotation
-
-        rotation = None if opts.align == "none" else symmetry_rotation(case.cropped_mask())
-        return complete_mirror(case.cropped_mask(), rotation=rotation)
-    if opts.mode not in MODES:
-        raise SkullVAEError(f"unknown --mode {opts.mode!r} (choose from {', '.join(MODES)})")
-    auto = opts.mode == "auto"
-    result = _run_vae(case, replace(opts, mode="dev") if auto else opts, model,
-                      min_fit=MIN_INPUT_FIT_DICE if auto else None)
-    if isinstance(result, float):  # auto, and the model does not know this skull
-        logger.warning(
-            "the model reconstructs this skull poorly (Dice %.2f < %.2f): it is unlike the skulls the model "
-            "was trained on, so the mirror baseline is used instead (--mode dev forces the model's completion)",
-            result, MIN_INPUT_FIT_DICE)
-        mirror = run_completion(case, replace(opts, mode="mirror"))
-        mirror.info.update(requested_mode="auto", fallback={
-            "from": "dev", "input_fit_dice": result, "min_input_fit_dice": MIN_INPUT_FIT_DICE})
-        return mirror
-    if auto:
-        result.info["requested_mode"] = "auto"
-    elif result.info["input_fit_dice"] < MIN_INPUT_FIT_DICE:
-        logger.warning(
-            "the model reconstructs this skull poorly (Dice %.2f < %.2f): it is unlike the skulls the model was "
-            "trained on, so the completion is unreliable; check the preview, try --align register or --mode mirror, "
-            "or use a model trained on similar scans", result.info["input_fit_dice"], MIN_INPUT_FIT_DICE)
-    return result
-
-
-def _run_vae(case: PreparedCase, opts: CompletionOptions, model, min_fit: float | None = None) -> Completion | float:
-    """``dev`` or ``optimize``; ``info["input_fit_dice"]`` says how well the model knows the input.
-
-    With ``min_fit``, a fit below it is returned (a float) before any completion work.
-    """
-    from skullvae.completion.dev import as_array, complete_dev, decode_probability, dev_vector, encode_grid, missing_side
-
-    grid, voxel = _model_grid(model)
-    reference = None
-    if opts.align == "register":
-        mean = getattr(model, "posterior_mean", None)
-        latent = int(getattr(model, "config", {}).get("latent_size", 1))
-        z_ref = (as_array(mean) if mean is not None else np.zeros(latent, dtype=np.float32))[None, :]
-        reference = decode_probability(model, z_ref)[0]
-    case.place(grid, voxel, opts.align, reference)
-    from skullvae.implant.extract import bone_distance_mm
-
-    grid_array = case.grid_array
-    encoded = encode_grid(model, grid_array)
-    recon = decode_probability(model, encoded[0])[0]
-    fit = round(input_fit_dice(recon, grid_array), 4)
-    if min_fit is not None and fit < min_fit:
-        return fit
-    distance = BackgroundThread(lambda: bone_distance_mm(grid_array, voxel), name="skullvae-distance")  # beside the model
-    info: dict = {"align": case.info.get("align")}
-    if opts.mode == "dev":
-        prob, z, logvar, dinfo = complete_dev(model, grid_array, opts.defect_type, opts.gamma, encoded=encoded)
-    elif opts.mode == "optimize":
-        from skullvae.completion.optimize import complete_optimize
-
-        init = None
-        if getattr(model, "dev_vectors", None):
-            init, _ = dev_vector(model, opts.defect_type, missing_side(grid_array))
-        prob, z, dinfo = complete_optimize(model, grid_array, voxel, steps=opts.optimize_steps,
-                                           init_dev=init, gamma=opts.gamma)
-        logvar = None
-    else:
-        raise SkullVAEError(f"unknown --mode {opts.mode!r} (choose from {', '.join(MODES)})")
-    info.update(dinfo)
-    info["input_fit_dice"] = fit
-    result = Completion(opts.mode, case.frame, prob, case.grid_array, info=info,
-                        reconstruction=recon if opts.use_reconstruction else None, bone_distance=distance.join())
-    if opts.samples > 1:
-        from skullvae.completion.sampling import implant_probability, sample_probabilities
-
-        mean, std = sample_probabilities(model, z, logvar, opts.samples, seed=opts.seed)
-        result.implant_probability = implant_probability(mean, case.grid_array)
-        info["samples"] = int(opts.samples)
-        info["mean_std_in_defect"] = float(std[result.implant_probability > 0.5].mean()) if (result.implant_probability > 0.5).any() else 0.0
-    return result
 
 
 def _load_model(opts: CompletionOptions):

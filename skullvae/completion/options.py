@@ -1,0 +1,41 @@
+"""The options of ``skullvae complete`` and the completion modes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from skullvae.preprocessing.intensity import DEFAULT_HU_THRESHOLD
+
+MODES = ("auto", "dev", "optimize", "mirror")
+#: Below this Dice between the model's reconstruction of the input and the input, the
+#: input is out of the model's distribution: a warning in dev/optimize, mirror in auto.
+#: (Held-out synthetic cases: 0.83-0.90; the real SkullBreak sample with the bundled model: 0.50.)
+MIN_INPUT_FIT_DICE = 0.7
+#: The default mode. ``auto`` is ``dev`` -- the winner of the synthetic benchmark
+#: (benchmarks/evaluate_completion.py with the bundled model on the 36 held-out test cases
+#: of 40 synthetic skulls: mean implant DSC dev 0.806 > optimize 0.644 > mirror 0.555; see
+#: README) -- unless the model reconstructs the input with Dice < MIN_INPUT_FIT_DICE, i.e.
+#: the skull is unlike anything the model was trained on; then the mirror baseline is used.
+#: On all 72 held-out synthetic cases auto is dev.
+DEFAULT_MODE = "auto"
+
+
+@dataclass
+class CompletionOptions:
+    """User options of ``skullvae complete`` (see the CLI help for each)."""
+
+    mode: str = DEFAULT_MODE
+    model: object = None
+    device: str = "auto"
+    engine: str = "auto"
+    defect_type: str | None = None
+    gamma: float = 1.0
+    samples: int = 1
+    align: str = "none"
+    hu_threshold: float = DEFAULT_HU_THRESHOLD
+    smooth: int = 10
+    decimate: float | None = None
+    optimize_steps: int = 60
+    seed: int = 0
+    use_reconstruction: bool = False  # excluding the reconstruction's bone lost most implants (VAE reconstructions already heal defects)
+    extra: dict = field(default_factory=dict)
