@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from enum import Enum
 from pathlib import Path
@@ -163,7 +162,7 @@ def export_onnx(
     """
     from skullvae.model.locate import resolve_run_dir
     from skullvae.model.onnx_export import export_onnx as export
-    from skullvae.model.onnx_model import onnx_problem
+    from skullvae.model.onnx_model import onnx_problem, read_manifest
     from skullvae.model.run_layout import RunLayout
 
     run_dir = resolve_run_dir(run)
@@ -175,7 +174,7 @@ def export_onnx(
     if layout.onnx_dir.exists() and not overwrite:
         raise SkullVAEError(f"{problem} (pass --overwrite to export again)")
     folder = export(run_dir)
-    diffs = json.loads(layout.onnx_manifest.read_text())["check_max_abs_diff"]
+    diffs = read_manifest(layout)["check_max_abs_diff"]
     typer.echo(f"wrote {folder}: ONNX Runtime vs torch max |Δprobability| {diffs['probability']:.1e}, "
                f"|Δmu| {diffs['mu']:.1e}")
 

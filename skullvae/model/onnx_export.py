@@ -41,11 +41,6 @@ OPSET = 18
 TOLERANCE = 1e-3
 
 
-def source_files(layout: RunLayout, stage2: bool) -> list[Path]:
-    """The weights files an export of this run is made from."""
-    return [layout.stage1_weights] + ([layout.stage2_weights] if stage2 else [])
-
-
 @contextlib.contextmanager
 def _quiet_exporter():
     """Silence the exporter's progress lines and warnings (they are not the user's concern)."""
@@ -132,7 +127,7 @@ def export_onnx(run_dir: str | os.PathLike, overwrite: bool = True) -> Path:
         manifest = {
             "format": ONNX_FORMAT, "version": ONNX_FORMAT_VERSION, "opset": OPSET, "model_id": model.model_id,
             "decoder_stage": 2 if model.has_stage2 else 1,
-            "sources": {str(p.relative_to(layout.root)): sha256_file(p) for p in source_files(layout, model.has_stage2)},
+            "sources": {str(p.relative_to(layout.root)): sha256_file(p) for p in layout.inference_weights()},
             "files": {name: sha256_file(staging / name) for name in ("encoder.onnx", "decoder.onnx")},
             "check_max_abs_diff": diffs, "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
         }

@@ -71,7 +71,7 @@ def onnx_problem(run_dir: str | os.PathLike) -> str | None:
     except SkullVAEError as exc:
         return str(exc)
     sources = dict(manifest.get("sources", {}))
-    wanted = ["stage1/model.safetensors"] + (["stage2/decoder.safetensors"] if layout.stage2_weights.is_file() else [])
+    wanted = [str(p.relative_to(layout.root)) for p in layout.inference_weights()]
     if sorted(sources) != sorted(wanted):
         return f"the ONNX export of {layout.root} was made from {sorted(sources)}, the run now has {wanted}"
     for rel, digest in sources.items():

@@ -53,6 +53,10 @@ class RunLayout:
         """Stage-2 decoder weights."""
         return self.stage_dir(2) / "decoder.safetensors"
 
+    def inference_weights(self) -> list[Path]:
+        """The weights inference loads: stage-1 weights, and the stage-2 decoder when the run has one."""
+        return [self.stage1_weights] + ([self.stage2_weights] if self.stage2_weights.is_file() else [])
+
     def train_state(self, stage: int) -> Path:
         """Resume state of a stage."""
         return self.stage_dir(stage) / "train_state.safetensors"
