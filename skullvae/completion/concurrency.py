@@ -76,16 +76,18 @@ class ForkedJob:
 
     Args:
         prepare: called in the child at once; returns the ``finish`` callable.
+        nice: raise the child's niceness by this much (lower CPU priority), for
+            work that only has to be ready by the time the parent waits for it.
     """
 
-    def __init__(self, prepare: Callable[[], Callable[[Any], None]]):
+    def __init__(self, prepare: Callable[[], Callable[[Any], None]], nice: int = 0):
         self._proc = None
         self._conn = None
         if "fork" not in multiprocessing.get_all_start_methods() or any(t.is_alive() for t in list(_THREADS)):
             return
         ctx = multiprocessing.get_context("fork")
         receive, self._conn = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_child_main, args=(prepare, receive, self._conn), daemon=True)
+        self._proc = ctx.Process(target=_child_main, args=(prepare, receive, self._conn, nice), daemon=True)
         self._proc.start()
         receive.close()
 
@@ -128,9 +130,14 @@ class ForkedJob:
             self._conn = None
 
 
-def _child_main(prepare, receive, send_end) -> None:
+def _child_main(prepare, receive, send_end, nice: int) -> None:
     send_end.close()  # the parent's end: a closed pipe then means the parent is gone
     code = 1
+    if nice:
+        try:
+            os.nice(nice)
+        except OSError:  # not permitted here: same priority
+            pass
     try:
         finish = prepare()
         message = receive.recv()

@@ -69,14 +69,7 @@ def _warm_imports(mode: str) -> None:
 
 
 def _check_job(input_path: Path):
-    """``finish`` for a :class:`ForkedJob` whose child checks the input (its exit status is the verdict).
-
-    At a lower CPU priority: the result is needed only after the implant is extracted.
-    """
-    try:
-        os.nice(5)
-    except OSError:  # not permitted: same priority
-        pass
+    """``finish`` for a :class:`ForkedJob` whose child checks the input (its exit status is the verdict)."""
     check_volume_file(input_path)
     return lambda message: None
 
@@ -92,7 +85,7 @@ def _checked_in_background(input_path: Path):
     body (a corrupt file explains whatever went wrong after reading it). A failed
     child is followed by the check in this process, which raises the error.
     """
-    job = ForkedJob(lambda: _check_job(input_path))
+    job = ForkedJob(lambda: _check_job(input_path), nice=5)  # needed only once the implant exists
     if job.started:
         job.send(None)
 

@@ -25,15 +25,7 @@ CONTEXT_MARGIN_MM = 40.0
 
 
 def _worker():
-    """In the child: the slow imports first, then wait for the message and draw.
-
-    The child runs at a lower CPU priority: on a busy machine the parent's stages,
-    which everything waits for, go first, and the child uses the idle time.
-    """
-    try:
-        os.nice(5)
-    except OSError:  # not permitted here: same priority
-        pass
+    """In the child: the slow imports first, then wait for the message and draw."""
     import matplotlib.backends.backend_agg  # noqa: F401
     import matplotlib.figure  # noqa: F401
     import mpl_toolkits.mplot3d  # noqa: F401
@@ -43,8 +35,12 @@ def _worker():
 
 
 def start_preview_worker() -> ForkedJob:
-    """Fork the preview child (call it before any background thread starts)."""
-    return ForkedJob(_worker)
+    """Fork the preview child (call it before any background thread starts).
+
+    The child runs at a lower CPU priority: on a busy machine the parent's stages,
+    which everything waits for, go first, and the child uses the idle time.
+    """
+    return ForkedJob(_worker, nice=5)
 
 
 def preview_message(path: Path, volume: Volume, mask: np.ndarray, completion, implant) -> dict:
