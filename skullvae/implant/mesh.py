@@ -17,7 +17,7 @@ import numpy as np
 from scipy import ndimage
 
 from skullvae.errors import SkullVAEError
-from skullvae.io.atomic import atomic_path
+from skullvae.io.atomic import atomic_write_bytes
 from skullvae.io.volume import Volume
 
 
@@ -41,11 +41,10 @@ def _march(mask: np.ndarray, step: int, presmooth: float):
     lattice = padded
     for axis in range(3):
         if presmooth > 0:
-            lattice = _smooth_subsample(lattice, presmooth, axis, step)
-        else:
-            index = [slice(None)] * 3
-            index[axis] = slice(None, None, step)
-            lattice = lattice[tuple(index)]
+            lattice = ndimage.gaussian_filter1d(lattice, presmooth, axis=axis, output=np.float32)
+        index = [slice(None)] * 3
+        index[axis] = slice(None, None, step)
+        lattice = lattice[tuple(index)]
     verts, faces, _, _ = marching_cubes(np.ascontiguousarray(lattice, dtype=np.float32), level=0.5,
                                         allow_degenerate=False)
     return verts * float(step) - float(step), faces  # lattice → voxel indices, undo the padding
@@ -62,33 +61,6 @@ def _occupied_cells(padded: np.ndarray) -> np.ndarray:
     cells[:, 1:] |= cells[:, :-1]
     cells[:, :, 1:] |= cells[:, :, :-1]
     return cells
-
-
-def _smooth_subsample(array: np.ndarray, sigma: float, axis: int, step: int) -> np.ndarray:
-    """``gaussian_filter1d(array, sigma, axis)[::step]`` along ``axis``, computed only where kept.
-
-    The same kernel and ``reflect`` border as scipy (a weighted sum of shifted
-    slices of the reflected array), in float32.
-    """
-    radius = int(4.0 * sigma + 0.5)
-    x = np.arange(-radius, radius + 1)
-    weights = np.exp(-0.5 * (x / sigma) ** 2)
-    weights /= weights.sum()
-    pad = [(0, 0)] * 3
-    pad[axis] = (radius, radius)
-    padded = np.pad(array, pad, mode="symmetric")  # scipy's "reflect"
-    n = array.shape[axis]
-    out = None
-    for offset, w in enumerate(weights):
-        index = [slice(None)] * 3
-        index[axis] = slice(offset, offset + n, step)
-        term = padded[tuple(index)].astype(np.float32)
-        term *= np.float32(w)
-        if out is None:
-            out = term
-        else:
-            out += term
-    return out
 
 
 def mask_to_mesh(mask: Volume, smooth_iterations: int = 10, decimate: float | None = None, presmooth: float = 0.0):
@@ -207,10 +179,7 @@ def signed_volume(vertices: np.ndarray, faces: np.ndarray) -> float:
 
 def write_stl(mesh, path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Write a binary STL atomically (coordinates as given: LPS mm)."""
-    data = mesh.export(file_type="stl")
-    with atomic_path(path, overwrite) as tmp:
-        Path(tmp).write_bytes(data)
-    return Path(path)
+    return atomic_write_bytes(path, mesh.export(file_type="stl"), overwrite)
 
 
 def mesh_summary(mesh) -> dict:
