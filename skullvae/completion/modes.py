@@ -113,7 +113,7 @@ def _run_vae(case: PreparedCase, opts: CompletionOptions, model, min_fit: float 
     info: dict = {"align": case.info.get("align")}
     if opts.mode == "dev":
         prob, z, logvar, dinfo = complete_dev(model, grid_array, opts.defect_type, opts.gamma, encoded=encoded)
-    elif opts.mode == "optimize":
+    else:  # optimize (run_completion has checked the mode)
         from skullvae.completion.optimize import complete_optimize
 
         init = None
@@ -122,8 +122,6 @@ def _run_vae(case: PreparedCase, opts: CompletionOptions, model, min_fit: float 
         prob, z, dinfo = complete_optimize(model, grid_array, voxel, steps=opts.optimize_steps,
                                            init_dev=init, gamma=opts.gamma)
         logvar = None
-    else:
-        raise SkullVAEError(f"unknown --mode {opts.mode!r} (choose from {', '.join(MODES)})")
     info.update(dinfo)
     info["input_fit_dice"] = fit
     result = Completion(opts.mode, case.frame, prob, case.grid_array, info=info,

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from skullvae.errors import SkullVAEError
 from skullvae.completion.dev import as_array, decode_probability, encode_grid
+from skullvae.errors import SkullVAEError
 
 
 def data_weights(grid_array: np.ndarray, voxel_mm: float, far_mm: float = 40.0, near_weight: float = 0.0) -> np.ndarray:
