@@ -53,7 +53,8 @@ def complete(
     model: Optional[str] = typer.Option(None, "--model", help="Run folder from 'skullvae train' or a bundled model name (default: the bundled model)."),
     device: Device = typer.Option(Device.auto, "--device", help="Device for the model (cuda needs --engine torch or auto)."),
     engine: Engine = typer.Option(Engine.auto, "--engine", help="onnx (ONNX Runtime, CPU, fast start), torch, or auto: onnx on the CPU when the run has a current export, except --mode optimize."),
-    defect_type: Optional[str] = typer.Option(None, "--defect-type", help="Defect type for its DEV vector (default: the pooled DEV)."),
+    defect_type: Optional[str] = typer.Option(None, "--defect-type", help="Optional hint: defect type for its DEV vector (default: the pooled DEV). The rim step finds the defects without it."),
+    rim: bool = typer.Option(True, "--rim/--no-rim", help="Rim step (default): find every defect, correct the prior's surfaces to the bone around it and build the implant on the input's grid. --no-rim: completed skull minus bone."),
     gamma: float = typer.Option(1.0, "--gamma", help="Scale of the DEV vector."),
     samples: int = typer.Option(1, "--samples", min=1, help="Decode K latents around the posterior and write implant_probability (K > 1)."),
     align: Align = typer.Option(Align.none, "--align", help="Rigid alignment to the canonical pose: principal axes, or axes + registration to the model's mean skull."),
@@ -68,7 +69,7 @@ def complete(
     opts = CompletionOptions(mode=mode.value, model=model, device=device.value, engine=engine.value,
                              defect_type=defect_type,
                              gamma=gamma, samples=samples, align=align.value, hu_threshold=hu_threshold,
-                             smooth=smooth, decimate=decimate)
+                             smooth=smooth, decimate=decimate, rim=rim)
     if input_dir is not None or output_dir is not None:
         if input_path is not None or output is not None:
             raise SkullVAEError("use either INPUT [-o OUT] or --input-dir IN --output-dir OUT, not both")
@@ -115,6 +116,11 @@ def _print_summary(report: dict) -> None:
         f"  implant {imp['volume_cm3']:.2f} cm³, size {' × '.join(f'{s:.0f}' for s in imp['size_mm'])} mm; "
         f"STL {mesh['faces']} faces, watertight={mesh['watertight']}; {report['timings_s']['total']:.1f} s"
     )
+    rim = report.get("completion", {}).get("rim")
+    if rim:
+        gap = rim["rim_gap_mm"]
+        console.print(f"  {rim['defects_found']} defect(s) found; prior: {rim['prior']}; "
+                      f"rim gap median {gap['median']:.2f} mm, 95th percentile {gap['p95']:.2f} mm")
 
 
 def _batch_inputs(input_dir: Path) -> list[Path]:

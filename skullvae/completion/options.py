@@ -37,5 +37,6 @@ class CompletionOptions:
     decimate: float | None = None
     optimize_steps: int = 60
     seed: int = 0
+    rim: bool = True  # the rim step (skullvae.implant.rim_implant); False = the completion minus the bone
     use_reconstruction: bool = False  # excluding the reconstruction's bone lost most implants (VAE reconstructions already heal defects)
     extra: dict = field(default_factory=dict)

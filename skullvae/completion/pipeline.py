@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from skullvae.completion.concurrency import BackgroundThread, ForkedJob
 from skullvae.completion.engine import load_completion_model, resolve_device
 from skullvae.completion.modes import input_fit_dice, run_completion
@@ -134,6 +136,43 @@ def _staging(out_dir: Path):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def make_implant(case, completion, opts: CompletionOptions):
+    """The implant stage: ``(Implant, RimResult or None)``.
+
+    With the rim step (default) the implant is built from radial height fields on the
+    input's grid and one component is found per defect
+    (:func:`skullvae.implant.rim_implant.rim_implant`); the mode's completed skull is
+    its prior. Without it, the implant is the completed skull minus the bone
+    (:func:`skullvae.implant.extract.extract_implant`).
+    """
+    if not opts.rim:
+        from skullvae.implant.extract import extract_implant
+
+        return extract_implant(completion.probability, completion.frame, completion.defective, case.mask,
+                               core_mm=completion.core_mm, reconstruction=completion.reconstruction,
+                               bone_distance=completion.bone_distance), None
+    from skullvae.implant.rim_implant import rim_implant
+
+    plane = completion.info.get("plane")
+    if plane is None:
+        from skullvae.completion.mirror import mirror_frame
+        from skullvae.preprocessing.model_grid import to_grid
+        from skullvae.preprocessing.symmetry import estimate_midsagittal_plane
+
+        cropped = case.cropped_mask()
+        frame = mirror_frame(cropped)
+        plane = estimate_midsagittal_plane(to_grid(cropped, frame), frame)
+    model_bone = None
+    if completion.mode == "mirror":
+        priors = ("mirror", "none") if opts.mode == "auto" else ("mirror",)
+    else:
+        model_bone = completion.frame.as_volume((completion.probability > 0.5).astype(np.uint8))
+        priors = ("model", "mirror", "none") if opts.mode == "auto" else ("model",)
+    rim = rim_implant(case.mask, case.bbox, plane, model_bone=model_bone, priors=priors)
+    completion.info["rim"] = rim.info
+    return rim.implant, rim
+
+
 def complete_case(input_path: str | os.PathLike, out_dir: str | os.PathLike | None = None,
                   options: CompletionOptions | None = None, overwrite: bool = False, progress=None) -> dict:
     """Complete one defective skull and write all outputs.
@@ -181,7 +220,6 @@ def _run_stages(input_path: Path, out_dir: Path, ext: str, opts: CompletionOptio
                 preview) -> dict:
     """The stages of :func:`complete_case` after its checks (see there)."""
     from skullvae.completion.report import build_report
-    from skullvae.implant.extract import extract_implant
     from skullvae.implant.mesh import mask_to_mesh
 
     # Work for the second core while the first reads and preprocesses: the input's integrity
@@ -217,9 +255,7 @@ def _run_stages(input_path: Path, out_dir: Path, ext: str, opts: CompletionOptio
         completion = run_completion(case, opts, model)
         lap("complete")
         step("implant")
-        implant = extract_implant(completion.probability, completion.frame, completion.defective, case.mask,
-                                  core_mm=completion.core_mm, reconstruction=completion.reconstruction,
-                                  bone_distance=completion.bone_distance)
+        implant, rim = make_implant(case, completion, opts)
     lap("implant")
     warm.join()
     from skullvae.completion.outputs import OutputWriter, write_report
@@ -232,6 +268,7 @@ def _run_stages(input_path: Path, out_dir: Path, ext: str, opts: CompletionOptio
             step("write")
             outputs.finish(mesh)
             lap("write")
-        report = build_report(input_path, out_dir, ext, volume, case, completion, implant, mesh, opts, model, device, timings)
+        report = build_report(input_path, out_dir, ext, volume, case, completion, implant, mesh, opts, model, device,
+                              timings, rim)
         write_report(tmp / "report.json", report)
     return report

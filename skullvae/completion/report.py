@@ -11,7 +11,7 @@ from skullvae.preprocessing.crop import box_corners, nonzero_bbox
 
 
 def build_report(input_path: Path, out_dir: Path, ext: str, volume, case, completion, implant, mesh, opts,
-                 model, device: str, timings: dict) -> dict:
+                 model, device: str, timings: dict, rim=None) -> dict:
     """Collect mode, model id, implant volume/bbox, mesh summary, timings and device."""
     lo, hi = nonzero_bbox(implant.array)  # type: ignore[misc]  # the implant is never empty
     lo_idx = lo + implant.lo
@@ -40,11 +40,13 @@ def build_report(input_path: Path, out_dir: Path, ext: str, volume, case, comple
             "size_mm": (phys.max(axis=0) - phys.min(axis=0)).round(2).tolist(),
         },
         "mesh": mesh_summary(mesh),
+        "defects": rim.components if rim is not None else None,
+        "rim_gap_mm": rim.info["rim_gap_mm"] if rim is not None else None,
         "completion": completion.info,
         "preprocessing": case.info,
         "options": {"defect_type": opts.defect_type, "gamma": opts.gamma, "samples": opts.samples,
                     "align": opts.align, "hu_threshold": opts.hu_threshold, "smooth": opts.smooth,
-                    "decimate": opts.decimate},
+                    "decimate": opts.decimate, "rim": opts.rim},
         "timings_s": dict(timings, total=round(sum(timings.values()), 3)),
         "outputs": outputs,
     }

@@ -38,7 +38,10 @@ def test_real_parietotemporal_defect_is_filled(real_data, tmp_path):
     # in the parietotemporal hole (located by inspection: i > 330, j 250-420, k 80-260)
     centre = np.argwhere(imp[box]).mean(axis=0) + [s.start for s in box]
     assert centre[0] > 330 and 250 < centre[1] < 440 and 60 < centre[2] < 280
-    assert 20 < report["implant"]["volume_cm3"] < 90
+    assert 12 < report["implant"]["volume_cm3"] < 90
+    # one implant, meeting the rim (issue 8: median rim gap <= 0.5 mm, 95th percentile <= 2 mm)
+    assert len(report["defects"]) == 1
+    assert report["rim_gap_mm"]["median"] <= 0.5 and report["rim_gap_mm"]["p95"] <= 2.0
     # the STL is watertight and sits on the implant voxels in physical LPS mm
     mesh = trimesh.load(out / "implant.stl")
     assert mesh.is_watertight

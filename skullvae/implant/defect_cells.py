@@ -1,0 +1,104 @@
+"""Find the defects of a skull from its radial profile, without a hint.
+
+A defect is a patch of directions from the cranial centre along which the vault
+has no bone, surrounded by bone. Natural openings are not defects:
+
+* the foramen magnum and everything below the skull base, and the scan's own crop
+  or the edge of its field of view there: missing directions below the vault zone
+  (elevation < ``floor_deg``), and missing patches open to them;
+* openings of the skull base seen from inside (the cribriform plate, basal
+  foramina): patches that lie wholly below ``base_top_deg``;
+* small foramina and threshold pinholes: patches smaller than ``min_area_mm2``;
+* the orbits and the face lie in front of the cranial cavity: rays from the centre
+  meet the frontal bone and the orbital roofs first, so they are not missing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from skullvae.implant.height_fields import RadialProfile
+
+__all__ = ["DefectCells", "FLOOR_DEG", "MIN_DEFECT_AREA_MM2", "find_defect_cells"]
+
+#: Lower edge of the vault zone: elevation above the centre's horizontal plane (degrees).
+FLOOR_DEG = -40.0
+#: A missing patch whose border is more than this share open to the floor is a natural opening.
+MAX_OPEN_BORDER = 0.35
+#: A missing patch whose highest direction is below this elevation is a basal opening
+#: (cribriform plate, skull-base foramina), not a vault defect (degrees).
+BASE_TOP_DEG = -15.0
+#: Missing patches smaller than this (mm² at the vault's radius) are foramina or pinholes.
+MIN_DEFECT_AREA_MM2 = 150.0
+
+
+@dataclass
+class DefectCells:
+    """The defects found on the sphere.
+
+    Args:
+        labels: ``(cells,)`` defect number per cell (0..count-1), -1 elsewhere.
+        count: number of defects.
+        missing: cells with no bone.
+        natural: missing cells that are natural openings.
+    """
+
+    labels: np.ndarray
+    count: int
+    missing: np.ndarray
+    natural: np.ndarray
+
+    @property
+    def cells(self) -> np.ndarray:
+        """All defect cells."""
+        return self.labels >= 0
+
+
+def _radius(profile: RadialProfile) -> float:
+    out = profile.outer[profile.known]
+    return float(np.median(out)) if out.size else 80.0
+
+
+def find_defect_cells(profile: RadialProfile, floor_deg: float = FLOOR_DEG,
+                      min_area_mm2: float = MIN_DEFECT_AREA_MM2, max_open_border: float = MAX_OPEN_BORDER,
+                      base_top_deg: float = BASE_TOP_DEG) -> DefectCells:
+    """Label the defects of a skull on its direction grid.
+
+    Args:
+        profile: the defective skull's :class:`RadialProfile`.
+        floor_deg: lower edge of the vault zone (degrees of elevation).
+        min_area_mm2: smallest defect (area at the median vault radius).
+        max_open_border: largest share of a patch's border that may be open to the floor.
+        base_top_deg: patches wholly below this elevation are basal openings.
+
+    Returns:
+        The :class:`DefectCells`.
+    """
+    sphere = profile.frame.sphere
+    missing = ~profile.known
+    elevation = profile.frame.elevation_deg
+    vault = elevation >= floor_deg
+    count, labels = sphere.components(missing & vault)
+    below_missing = missing & ~vault
+    nb = sphere.neighbours
+    area = sphere.cell_area_mm2(_radius(profile))
+    out = np.full(sphere.size, -1, dtype=np.int64)
+    natural = missing & ~vault
+    kept = 0
+    if count:
+        sizes = np.bincount(labels[labels >= 0], minlength=count)
+        for lab in range(count):
+            cells = np.flatnonzero(labels == lab)
+            border = nb[cells].reshape(-1)
+            border = border[labels[border] != lab]
+            open_share = float(below_missing[border].mean()) if border.size else 1.0
+            if open_share > max_open_border or elevation[cells].max() < base_top_deg:
+                natural[cells] = True
+                continue
+            if sizes[lab] * area < min_area_mm2:  # a foramen or a pinhole
+                continue
+            out[cells] = kept
+            kept += 1
+    return DefectCells(out, kept, missing, natural)

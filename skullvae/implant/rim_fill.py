@@ -1,0 +1,289 @@
+"""Rim-conforming implant at the input's own resolution, from radial height fields.
+
+1. Measure the defective skull's inner and outer radius per direction around the
+   cranial centre (:mod:`skullvae.implant.height_fields`) and find its defects
+   (:mod:`skullvae.implant.defect_cells`).
+2. Take a *prior* for the surfaces across the defect: the skull's own mirror image,
+   the completed skull of a model, or none. Measure the prior's residual against the
+   real bone around the defect and spread it smoothly (biharmonic) across the
+   defect, so the corrected surfaces meet the real bone at the rim. The thickness is
+   treated the same way.
+3. Fill between the corrected surfaces on the input's grid, minus the bone.
+
+:func:`choose_prior` compares priors by how well each, corrected from farther out,
+predicts a held-out ring of real bone around the defect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from skullvae.implant.defect_cells import DefectCells, find_defect_cells
+from skullvae.implant.height_fields import RadialFrame, RadialProfile, fill_fields, measure_profile
+from skullvae.implant.sphere import CubeSphere
+from skullvae.io.volume import Volume
+
+__all__ = ["Prior", "Surfaces", "choose_prior", "unknown_cells", "corrected_surfaces", "cranial_frame", "mirror_prior",
+           "profile_prior", "rasterise_shell", "sphere_for_spacing"]
+
+#: Unknown cells reach this many cells past the missing ones (rim bevels are re-filled from the surfaces).
+RIM_CELLS = 2
+#: Width of the held-out ring that :func:`choose_prior` predicts (mm at the vault's radius).
+RING_MM = 8.0
+#: Voxels per block edge in :func:`rasterise_shell`'s first pass.
+BLOCK = 4
+#: Thinnest implant accepted (mm).
+MIN_THICKNESS_MM = 1.0
+
+
+def sphere_for_spacing(spacing_mm: float, radius_mm: float = 60.0) -> CubeSphere:
+    """A direction grid whose cells are about 1.2 voxels wide at ``radius_mm`` (the inner table; n in [24, 256]).
+
+    Every cell then holds bone voxels wherever the vault has bone.
+    """
+    n = int(np.ceil(np.pi / 2.0 * radius_mm / (1.2 * spacing_mm)))
+    return CubeSphere(int(np.clip(n, 24, 256)))
+
+
+def cranial_frame(mask: Volume, sphere: CubeSphere, axes: np.ndarray | None = None,
+                  plane: dict | None = None, max_points: int = 400_000) -> RadialFrame:
+    """The cranial centre and axes of a skull mask.
+
+    The centre lies on the mid-sagittal plane (when given), midway along the
+    vault's length, half the skull's breadth below the vertex (the convention of
+    :mod:`skullvae.defects.placement`).
+
+    Args:
+        mask: bone mask with geometry.
+        sphere: direction grid.
+        axes: columns L, P, S in LPS (identity when None).
+        plane: optional mid-sagittal plane ``{"normal", "offset_mm"}``.
+        max_points: bone voxels sampled for the measurement.
+
+    Returns:
+        The :class:`RadialFrame`.
+    """
+    axes = np.eye(3) if axes is None else np.asarray(axes, dtype=np.float64)
+    ijk = np.nonzero(np.asarray(mask.array))
+    stride = max(1, ijk[0].size // max_points)
+    idx = np.stack([a[::stride] for a in ijk], axis=1).astype(np.float64)
+    pts = mask.index_to_physical(idx) @ axes  # skull coordinates (L, P, S)
+    low, high = pts.min(axis=0), pts.max(axis=0)
+    breadth = high[0] - low[0]
+    z = high[2] - 0.5 * breadth
+    vault = pts[pts[:, 2] > z]
+    centre = np.array([(low[0] + high[0]) / 2.0, (vault[:, 1].min() + vault[:, 1].max()) / 2.0, z]) @ axes.T
+    if plane is not None:
+        n = np.asarray(plane["normal"], dtype=np.float64)
+        centre = centre - (float(n @ centre) - float(plane["offset_mm"])) * n
+    return RadialFrame(centre, axes, sphere)
+
+
+@dataclass
+class Prior:
+    """Surfaces proposed across the defect (NaN where the prior has nothing to say).
+
+    Args:
+        name: ``"mirror"``, ``"model"`` or ``"none"``.
+        outer: ``(cells,)`` outer radius (mm).
+        thickness: ``(cells,)`` thickness (mm); NaN = take the rim's, interpolated.
+    """
+
+    name: str
+    outer: np.ndarray
+    thickness: np.ndarray
+
+
+def mirror_prior(profile: RadialProfile, plane: dict | None, unknown: np.ndarray | None = None) -> Prior:
+    """The skull's own surfaces reflected across its mid-sagittal plane.
+
+    The centre lies on the plane (:func:`cranial_frame`), so the reflection maps rays
+    to rays: the prior of a cell is the measurement of its mirror cell, where that
+    cell is intact (not in ``unknown``: a defect across the midline has no mirror).
+    """
+    frame = profile.frame
+    normal = np.array([1.0, 0.0, 0.0]) if plane is None else frame.axes.T @ np.asarray(plane["normal"], float)
+    reflect = np.eye(3) - 2.0 * np.outer(normal, normal)
+    partner = frame.sphere.cell_of(frame.sphere.directions @ reflect.T)
+    outer, thickness = profile.outer[partner], profile.thickness[partner]
+    if unknown is not None:
+        outer = np.where(unknown[partner], np.nan, outer)
+        thickness = np.where(unknown[partner], np.nan, thickness)
+    return Prior("mirror", outer, thickness)
+
+
+def profile_prior(name: str, prior_profile: RadialProfile, smooth_iterations: int = 3) -> Prior:
+    """A prior from another skull's profile in the same frame (e.g. a model's completed skull)."""
+    outer = prior_profile.outer.copy()
+    ok = np.isfinite(outer)
+    nb = prior_profile.frame.sphere.neighbours
+    for _ in range(smooth_iterations):  # the coarse grid's voxel steps are not shape
+        vals = outer[nb]
+        fin = np.isfinite(vals)
+        mean = np.where(fin, vals, 0.0).sum(axis=1) / np.maximum(fin.sum(axis=1), 1)
+        outer = np.where(ok & fin.any(axis=1), 0.5 * outer + 0.5 * mean, outer)
+    return Prior(name, outer, np.full_like(outer, np.nan))
+
+
+@dataclass
+class Surfaces:
+    """Corrected inner and outer radius over the cells to fill."""
+
+    fill: np.ndarray
+    inner: np.ndarray
+    outer: np.ndarray
+    prior: str
+    info: dict = field(default_factory=dict)
+
+
+def unknown_cells(defects: DefectCells, profile: RadialProfile, steps: int = 6, thin: float = 0.75) -> np.ndarray:
+    """The cells to solve for: the defects, their rim, and the bevel of the cut.
+
+    A saw cut is not radial, so rays just outside the hole cross only part of the
+    bone. Those cells (thinner than ``thin`` × the median thickness around the
+    defect) would pull the surfaces towards the cut; they are solved for too.
+
+    Args:
+        defects: the defects found.
+        profile: the measured radii.
+        steps: at most this many cells are added outwards.
+        thin: relative thickness below which a rim cell belongs to the bevel.
+
+    Returns:
+        Boolean cells.
+    """
+    sphere = profile.frame.sphere
+    unknown = sphere.grow(defects.cells, RIM_CELLS) & ~defects.natural
+    around = sphere.grow(unknown, 6) & ~unknown & profile.known
+    if not around.any():
+        return unknown
+    typical = float(np.median(profile.thickness[around]))
+    for _ in range(steps):
+        edge = sphere.grow(unknown, 1) & ~unknown & ~defects.natural
+        bevel = edge & (~profile.known | (profile.thickness < thin * typical))
+        if not bevel.any():
+            break
+        unknown |= bevel
+    return unknown
+
+
+def corrected_surfaces(profile: RadialProfile, unknown: np.ndarray, prior: Prior) -> tuple[np.ndarray, np.ndarray]:
+    """Outer and inner radius over ``unknown``: the prior plus its rim residual, spread smoothly.
+
+    Args:
+        profile: measured radii (used outside ``unknown``).
+        unknown: cells to solve for.
+        prior: the :class:`Prior`.
+
+    Returns:
+        ``(outer, inner)`` over all cells (measured outside ``unknown``).
+    """
+    sphere = profile.frame.sphere
+    known = profile.known & ~unknown
+    corrected = []
+    # The outer surface continues the rim's slope (biharmonic); the thickness is spread
+    # harmonically: it stays within the rim's range, whatever the cut's bevel leaves there.
+    for measured, proposed, order in ((profile.outer, prior.outer, 2), (profile.thickness, prior.thickness, 1)):
+        meas = np.where(known, measured, np.nan)
+        base = fill_fields(sphere, meas, ~known, order)  # no prior: the rim's own surfaces, continued
+        p = np.where(np.isfinite(proposed), proposed, base)
+        residual = np.where(known, meas - p, np.nan)
+        corrected.append(p + fill_fields(sphere, residual, ~known, order))
+    corrected = np.stack(corrected, axis=1)
+    outer = np.where(unknown, corrected[:, 0], profile.outer)
+    thickness = np.maximum(np.where(unknown, corrected[:, 1], profile.thickness), MIN_THICKNESS_MM)
+    return outer, outer - thickness
+
+
+def _ring(profile: RadialProfile, unknown: np.ndarray, width_mm: float) -> np.ndarray:
+    sphere = profile.frame.sphere
+    radius = float(np.nanmedian(profile.outer)) if profile.known.any() else 80.0
+    steps = max(1, int(round(width_mm / (radius * np.radians(sphere.cell_deg)))))
+    return sphere.grow(unknown, steps) & ~unknown & profile.known
+
+
+def choose_prior(profile: RadialProfile, unknown: np.ndarray, priors: list[Prior],
+                 ring_mm: float = RING_MM) -> tuple[Prior, dict]:
+    """The prior that best predicts a held-out ring of real bone around the defect.
+
+    Each prior, corrected from the bone beyond the ring, predicts the ring's outer and
+    inner radius; the prior with the smallest mean absolute error wins.
+
+    Returns:
+        ``(best prior, {name: error in mm})``.
+    """
+    ring = _ring(profile, unknown, ring_mm)
+    errors = {}
+    if not ring.any():
+        return priors[0], errors
+    wider = unknown | ring
+    for prior in priors:
+        outer, inner = corrected_surfaces(profile, wider, prior)
+        err = 0.5 * (np.abs(outer[ring] - profile.outer[ring]) + np.abs(inner[ring] - profile.inner[ring]))
+        errors[prior.name] = round(float(np.mean(err)), 3)
+    best = min(priors, key=lambda p: errors[p.name])
+    return best, errors
+
+
+def rasterise_shell(reference: Volume, frame: RadialFrame, fill: np.ndarray, inner: np.ndarray, outer: np.ndarray,
+                    margin: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Voxels of ``reference``'s grid whose ray cell is in ``fill`` and whose radius lies between the surfaces.
+
+    Args:
+        reference: the input grid (geometry; its array is not used).
+        frame: centre, axes and direction grid.
+        fill: boolean cells to fill.
+        inner, outer: ``(cells,)`` radii (mm).
+        margin: extra voxels around the filled region's box.
+
+    Returns:
+        ``(array, lo, hi, cells)``: the boolean box, its index bounds, and the cell of every voxel in the box.
+    """
+    sphere = frame.sphere
+    idx = np.flatnonzero(fill)
+    corners = []
+    for r in (inner[idx], outer[idx]):
+        pts = frame.centre + (sphere.directions[idx] * r[:, None]) @ frame.axes.T
+        corners.append(reference.physical_to_index(pts))
+    corners = np.concatenate(corners)
+    pad = margin + 1.0 + np.radians(sphere.cell_deg) * float(np.max(outer[idx])) / min(reference.spacing)
+    lo = np.maximum(np.floor(corners.min(axis=0) - pad), 0).astype(int)
+    hi = np.minimum(np.ceil(corners.max(axis=0) + pad) + 1, reference.shape).astype(int)
+    shape = tuple(int(h - l) for l, h in zip(lo, hi))
+    out = np.zeros(shape, dtype=bool)
+    cells = np.full(shape, -1, dtype=np.int32)
+    step = reference.direction * np.asarray(reference.spacing)[None, :]
+    origin = np.asarray(reference.origin) + step @ lo - frame.centre
+
+    def locate(ijk):
+        v = (ijk @ step.T + origin) @ frame.axes
+        return sphere.cell_of(v), np.sqrt(np.einsum("ij,ij->i", v, v))
+
+    # Blocks first: only blocks that may meet the shell are visited voxel by voxel.
+    block = BLOCK
+    nblocks = [int(np.ceil(n / block)) for n in shape]
+    centres = np.stack(np.meshgrid(*[np.arange(n) * block + (block - 1) / 2.0 for n in nblocks], indexing="ij"),
+                       axis=-1).reshape(-1, 3)
+    bcell, br = locate(centres)
+    half = 0.5 * block * float(np.linalg.norm(reference.spacing))
+    reach = int(np.ceil(np.degrees(half / max(float(np.min(inner[idx])), 10.0)) / sphere.cell_deg)) + 1
+    near = sphere.grow(fill, reach)
+    lo_r = np.where(fill, inner, np.inf)
+    hi_r = np.where(fill, outer, -np.inf)
+    for _ in range(reach):  # widest radius range over the cells a block may touch
+        lo_r = np.minimum(lo_r, lo_r[sphere.neighbours].min(axis=1))
+        hi_r = np.maximum(hi_r, hi_r[sphere.neighbours].max(axis=1))
+    maybe = near[bcell] & (br + half >= lo_r[bcell]) & (br - half <= hi_r[bcell])
+    offsets = np.stack(np.meshgrid(*[np.arange(block)] * 3, indexing="ij"), axis=-1).reshape(-1, 3)
+    starts = (centres[maybe] - (block - 1) / 2.0).astype(np.int64)
+    for first in range(0, starts.shape[0], 4096):
+        ijk = (starts[first:first + 4096, None, :] + offsets[None, :, :]).reshape(-1, 3)
+        ijk = ijk[np.all(ijk < np.asarray(shape), axis=1)]
+        c, r = locate(ijk.astype(np.float64))
+        inside = fill[c] & (r >= inner[c]) & (r <= outer[c])
+        sel = tuple(ijk.T)
+        out[sel] = inside
+        cells[sel] = c
+    return out, lo, hi, cells
