@@ -8,6 +8,9 @@ has no bone, surrounded by bone. Natural openings are not defects:
   (elevation < ``floor_deg``), and missing patches open to them;
 * openings of the skull base seen from inside (the cribriform plate, basal
   foramina): patches that lie wholly below ``base_top_deg``;
+* symmetric pairs of openings in the lower half, such as orbital roofs too thin to
+  survive the bone threshold: a patch below the centre's horizon whose mirror image
+  is mostly another missing patch (a defect across the midline is its own mirror);
 * small foramina and threshold pinholes: patches smaller than ``min_area_mm2``;
 * the orbits and the face lie in front of the cranial cavity: rays from the centre
   meet the frontal bone and the orbital roofs first, so they are not missing.
@@ -56,6 +59,15 @@ class DefectCells:
         return self.labels >= 0
 
 
+def _mirrored_pair(cells: np.ndarray, lab: int, labels: np.ndarray, partner: np.ndarray | None,
+                   elevation: np.ndarray, sphere, share: float = 0.5, slack: int = 3) -> bool:
+    """A patch in the lower half whose mirror image mostly falls on (within ``slack`` cells of) another missing patch."""
+    if partner is None or float(np.mean(elevation[cells])) >= 0.0:
+        return False
+    others = sphere.grow((labels >= 0) & (labels != lab), slack)
+    return float(np.mean(others[partner[cells]])) >= share
+
+
 def _radius(profile: RadialProfile) -> float:
     out = profile.outer[profile.known]
     return float(np.median(out)) if out.size else 80.0
@@ -63,7 +75,7 @@ def _radius(profile: RadialProfile) -> float:
 
 def find_defect_cells(profile: RadialProfile, floor_deg: float = FLOOR_DEG,
                       min_area_mm2: float = MIN_DEFECT_AREA_MM2, max_open_border: float = MAX_OPEN_BORDER,
-                      base_top_deg: float = BASE_TOP_DEG) -> DefectCells:
+                      base_top_deg: float = BASE_TOP_DEG, partner: np.ndarray | None = None) -> DefectCells:
     """Label the defects of a skull on its direction grid.
 
     Args:
@@ -72,6 +84,7 @@ def find_defect_cells(profile: RadialProfile, floor_deg: float = FLOOR_DEG,
         min_area_mm2: smallest defect (area at the median vault radius).
         max_open_border: largest share of a patch's border that may be open to the floor.
         base_top_deg: patches wholly below this elevation are basal openings.
+        partner: the mirror cell of every cell (across the mid-sagittal plane), if known.
 
     Returns:
         The :class:`DefectCells`.
@@ -94,7 +107,8 @@ def find_defect_cells(profile: RadialProfile, floor_deg: float = FLOOR_DEG,
             border = nb[cells].reshape(-1)
             border = border[labels[border] != lab]
             open_share = float(below_missing[border].mean()) if border.size else 1.0
-            if open_share > max_open_border or elevation[cells].max() < base_top_deg:
+            if open_share > max_open_border or elevation[cells].max() < base_top_deg or \
+                    _mirrored_pair(cells, lab, labels, partner, elevation, sphere):
                 natural[cells] = True
                 continue
             if sizes[lab] * area < min_area_mm2:  # a foramen or a pinhole

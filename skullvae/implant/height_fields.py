@@ -119,41 +119,46 @@ def measure_profile(mask: Volume, frame: RadialFrame, r_min_mm: float = 20.0, r_
     return RadialProfile(frame, inner, outer)
 
 
-def fill_fields(sphere: CubeSphere, values: np.ndarray, unknown: np.ndarray, order: int = 2) -> np.ndarray:
+def fill_fields(sphere: CubeSphere, values: np.ndarray, unknown: np.ndarray, order: int = 2,
+                soft_cells: int = 0, stiffness: float = 1.0) -> np.ndarray:
     """Spread known values smoothly into unknown cells.
 
     Minimises the Dirichlet energy (``order=1``: harmonic) or the squared Laplacian
     (``order=2``: biharmonic, which continues the rim's slope as a thin plate does)
-    over the unknown cells, with every other cell fixed.
+    over the unknown cells. With ``soft_cells``, the known values of that many rings
+    around the unknown cells are only held by springs of ``stiffness`` (a smoothing
+    spline): voxel-step noise there is not continued across the hole as a slope.
 
     Args:
         sphere: the cell grid.
         values: ``(cells,)`` or ``(cells, k)``; finite wherever ``~unknown`` is used as boundary.
         unknown: boolean ``(cells,)``: the cells to solve for.
         order: 1 or 2.
+        soft_cells: rings of known cells held softly.
+        stiffness: spring weight of a soft cell (relative to the Laplacian's unit weights).
 
     Returns:
-        ``values`` with the unknown cells filled (a copy).
+        ``values`` with the unknown cells filled (soft cells smoothed; a copy).
     """
     values = np.array(values, dtype=np.float64, copy=True)
     one = values.ndim == 1
     if one:
         values = values[:, None]
-    u = np.flatnonzero(unknown)
-    if u.size == 0:
+    if not np.any(unknown):
         return values[:, 0] if one else values
+    finite = np.all(np.isfinite(values), axis=1)
+    soft = (sphere.grow(unknown, soft_cells) & ~unknown & finite) if soft_cells else np.zeros_like(unknown)
+    free = unknown | soft
+    reach = sphere.grow(free, order) & ~free
+    if not np.all(finite[reach]):  # boundary cells without data: solve for them too
+        return fill_fields(sphere, values[:, 0] if one else values, unknown | (reach & ~finite), order,
+                           soft_cells, stiffness)
     lap = sphere.laplacian
     op = lap if order == 1 else (lap @ lap).tocsr()
-    reach = sphere.grow(unknown, order) & ~unknown
-    b = np.flatnonzero(reach)
-    known_vals = values[b]
-    if not np.all(np.isfinite(known_vals)):  # boundary cells without data: treat as unknown too
-        bad = ~np.all(np.isfinite(known_vals), axis=1)
-        extra = np.zeros_like(unknown)
-        extra[b[bad]] = True
-        return fill_fields(sphere, values[:, 0] if one else values, unknown | extra, order)
-    a_uu = op[u][:, u].tocsc()
-    rhs = -(op[u][:, b] @ known_vals)
-    solved = spsolve(a_uu + sparse.identity(u.size, format="csc") * 1e-9, rhs)
+    u, b = np.flatnonzero(free), np.flatnonzero(reach)
+    spring = stiffness * soft[u].astype(np.float64)
+    a_uu = (op[u][:, u] + sparse.diags(spring + 1e-9)).tocsc()
+    rhs = -(op[u][:, b] @ values[b]) + spring[:, None] * np.where(soft[u][:, None], values[u], 0.0)
+    solved = spsolve(a_uu, rhs)
     values[u] = np.asarray(solved).reshape(u.size, -1)
     return values[:, 0] if one else values

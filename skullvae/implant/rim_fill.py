@@ -16,7 +16,7 @@ predicts a held-out ring of real bone around the defect.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,13 +25,15 @@ from skullvae.implant.height_fields import RadialFrame, RadialProfile, fill_fiel
 from skullvae.implant.sphere import CubeSphere
 from skullvae.io.volume import Volume
 
-__all__ = ["Prior", "Surfaces", "choose_prior", "unknown_cells", "corrected_surfaces", "cranial_frame", "mirror_prior",
+__all__ = ["Prior", "choose_prior", "corrected_surfaces", "cranial_frame", "mirror_cells", "mirror_prior", "unknown_cells",
            "profile_prior", "rasterise_shell", "sphere_for_spacing"]
 
 #: Unknown cells reach this many cells past the missing ones (rim bevels are re-filled from the surfaces).
 RIM_CELLS = 2
 #: Width of the held-out ring that :func:`choose_prior` predicts (mm at the vault's radius).
 RING_MM = 8.0
+#: Outer surface: biharmonic fill, the rim's measurement held by springs over this many rings (voxel-step noise).
+OUTER_ORDER, SOFT_CELLS, STIFFNESS = 2, 3, 0.3
 #: Voxels per block edge in :func:`rasterise_shell`'s first pass.
 BLOCK = 4
 #: Thinnest implant accepted (mm).
@@ -96,6 +98,13 @@ class Prior:
     thickness: np.ndarray
 
 
+def mirror_cells(frame: RadialFrame, plane: dict | None) -> np.ndarray:
+    """The mirror cell of every cell across the mid-sagittal plane (through the centre)."""
+    normal = np.array([1.0, 0.0, 0.0]) if plane is None else frame.axes.T @ np.asarray(plane["normal"], float)
+    reflect = np.eye(3) - 2.0 * np.outer(normal, normal)
+    return frame.sphere.cell_of(frame.sphere.directions @ reflect.T)
+
+
 def mirror_prior(profile: RadialProfile, plane: dict | None, unknown: np.ndarray | None = None) -> Prior:
     """The skull's own surfaces reflected across its mid-sagittal plane.
 
@@ -103,10 +112,7 @@ def mirror_prior(profile: RadialProfile, plane: dict | None, unknown: np.ndarray
     to rays: the prior of a cell is the measurement of its mirror cell, where that
     cell is intact (not in ``unknown``: a defect across the midline has no mirror).
     """
-    frame = profile.frame
-    normal = np.array([1.0, 0.0, 0.0]) if plane is None else frame.axes.T @ np.asarray(plane["normal"], float)
-    reflect = np.eye(3) - 2.0 * np.outer(normal, normal)
-    partner = frame.sphere.cell_of(frame.sphere.directions @ reflect.T)
+    partner = mirror_cells(profile.frame, plane)
     outer, thickness = profile.outer[partner], profile.thickness[partner]
     if unknown is not None:
         outer = np.where(unknown[partner], np.nan, outer)
@@ -127,50 +133,86 @@ def profile_prior(name: str, prior_profile: RadialProfile, smooth_iterations: in
     return Prior(name, outer, np.full_like(outer, np.nan))
 
 
-@dataclass
-class Surfaces:
-    """Corrected inner and outer radius over the cells to fill."""
+def vault_ellipsoid(profile: RadialProfile, min_elevation_deg: float = -10.0, iterations: int = 3,
+                    keep_mm: float = 10.0) -> np.ndarray:
+    """Outer radius of the ellipsoid that best fits the vault (``(cells,)``, mm).
 
-    fill: np.ndarray
-    inner: np.ndarray
-    outer: np.ndarray
-    prior: str
-    info: dict = field(default_factory=dict)
+    A least-squares fit of ``1 / r² = dᵀ A d`` over the cells above ``min_elevation_deg``,
+    refitted without the cells more than ``keep_mm`` off.
+    """
+    d = profile.frame.sphere.directions
+    terms = np.stack([d[:, 0] ** 2, d[:, 1] ** 2, d[:, 2] ** 2, d[:, 0] * d[:, 1], d[:, 0] * d[:, 2],
+                      d[:, 1] * d[:, 2], np.ones(len(d))], axis=1)
+    use = profile.known & (profile.frame.elevation_deg >= min_elevation_deg)
+    fit = np.full(len(d), np.nan)
+    for _ in range(iterations):
+        if use.sum() < 20:
+            break
+        coef, *_ = np.linalg.lstsq(terms[use], 1.0 / profile.outer[use] ** 2, rcond=None)
+        fit = 1.0 / np.sqrt(np.maximum(terms @ coef, 1e-8))
+        use = use & (np.abs(profile.outer - fit) < keep_mm)
+    return fit
 
 
-def unknown_cells(defects: DefectCells, profile: RadialProfile, steps: int = 6, thin: float = 0.75) -> np.ndarray:
-    """The cells to solve for: the defects, their rim, and the bevel of the cut.
+def unknown_cells(defects: DefectCells, profile: RadialProfile, steps: int = 3,
+                  thin: float = 0.75, off_vault_mm: float = 15.0) -> tuple[np.ndarray, np.ndarray]:
+    """The cells to fill, and the cells whose measurement is not used as the rim.
 
-    A saw cut is not radial, so rays just outside the hole cross only part of the
-    bone. Those cells (thinner than ``thin`` × the median thickness around the
-    defect) would pull the surfaces towards the cut; they are solved for too.
+    The fill covers the defects and :data:`RIM_CELLS` around them. A saw cut is not
+    radial, so rays just outside the hole may cross only part of the bone; such
+    cells (thinner than ``thin`` × the median thickness around the defect, up to
+    ``steps`` cells out) would pull the surfaces towards the cut, so the surfaces
+    are solved for there too and taken from the intact bone beyond. So are rim cells
+    whose bone is not the vault's (the orbital roofs, the skull base under a frontal
+    defect: farther than ``off_vault_mm`` from the vault's ellipsoid).
 
     Args:
         defects: the defects found.
         profile: the measured radii.
-        steps: at most this many cells are added outwards.
+        steps: the bevel is looked for this many cells past the fill.
         thin: relative thickness below which a rim cell belongs to the bevel.
+        off_vault_mm: rim cells this far inside or outside the vault's ellipsoid are not the vault.
 
     Returns:
-        Boolean cells.
+        ``(fill, solve)`` boolean cells (``fill`` ⊂ ``solve``).
     """
     sphere = profile.frame.sphere
-    unknown = sphere.grow(defects.cells, RIM_CELLS) & ~defects.natural
-    around = sphere.grow(unknown, 6) & ~unknown & profile.known
+    fill = sphere.grow(defects.cells, RIM_CELLS) & ~defects.natural
+    solve = fill.copy()
+    around = sphere.grow(fill, 6) & ~fill & profile.known
     if not around.any():
-        return unknown
+        return fill, solve
     typical = float(np.median(profile.thickness[around]))
     for _ in range(steps):
-        edge = sphere.grow(unknown, 1) & ~unknown & ~defects.natural
-        bevel = edge & (~profile.known | (profile.thickness < thin * typical))
+        edge = sphere.grow(solve, 1) & ~solve & ~defects.natural & profile.known
+        bevel = edge & (profile.thickness < thin * typical)
         if not bevel.any():
             break
-        unknown |= bevel
-    return unknown
+        solve |= bevel
+    ellipsoid = vault_ellipsoid(profile)
+    off = profile.known & (np.abs(profile.outer - ellipsoid) > off_vault_mm)
+    for _ in range(4 * steps):
+        edge = sphere.grow(solve, 1) & ~solve & off
+        if not edge.any():
+            break
+        solve |= edge
+    return fill, solve
+
+
+def _solve_region(profile: RadialProfile, known: np.ndarray, unknown: np.ndarray) -> np.ndarray:
+    """The cells without a usable measurement that are connected to ``unknown`` (natural openings elsewhere are not solved)."""
+    sphere = profile.frame.sphere
+    count, labels = sphere.components(~known)
+    touching = np.unique(labels[unknown & (labels >= 0)])
+    return np.isin(labels, touching) & (labels >= 0)
 
 
 def corrected_surfaces(profile: RadialProfile, unknown: np.ndarray, prior: Prior) -> tuple[np.ndarray, np.ndarray]:
     """Outer and inner radius over ``unknown``: the prior plus its rim residual, spread smoothly.
+
+    The outer surface continues the rim's slope (biharmonic); the thickness is spread
+    harmonically, so it stays within the rim's range whatever the cut's bevel leaves
+    there. Where the prior has nothing to say, the rim's own surfaces are continued.
 
     Args:
         profile: measured radii (used outside ``unknown``).
@@ -182,18 +224,19 @@ def corrected_surfaces(profile: RadialProfile, unknown: np.ndarray, prior: Prior
     """
     sphere = profile.frame.sphere
     known = profile.known & ~unknown
+    region = _solve_region(profile, known, unknown)
     corrected = []
-    # The outer surface continues the rim's slope (biharmonic); the thickness is spread
-    # harmonically: it stays within the rim's range, whatever the cut's bevel leaves there.
-    for measured, proposed, order in ((profile.outer, prior.outer, 2), (profile.thickness, prior.thickness, 1)):
+    for measured, proposed, order, soft in ((profile.outer, prior.outer, OUTER_ORDER, SOFT_CELLS),
+                                            (profile.thickness, prior.thickness, 1, 0)):
         meas = np.where(known, measured, np.nan)
-        base = fill_fields(sphere, meas, ~known, order)  # no prior: the rim's own surfaces, continued
-        p = np.where(np.isfinite(proposed), proposed, base)
-        residual = np.where(known, meas - p, np.nan)
-        corrected.append(p + fill_fields(sphere, residual, ~known, order))
-    corrected = np.stack(corrected, axis=1)
-    outer = np.where(unknown, corrected[:, 0], profile.outer)
-    thickness = np.maximum(np.where(unknown, corrected[:, 1], profile.thickness), MIN_THICKNESS_MM)
+        p = fill_fields(sphere, meas, region, order, soft, STIFFNESS)  # no prior: the rim's own surfaces, continued
+        if np.isfinite(proposed).any():
+            p = np.where(np.isfinite(proposed), proposed, p)
+            residual = np.where(known, meas - p, np.nan)
+            p = p + fill_fields(sphere, residual, region, order, soft, STIFFNESS)
+        corrected.append(p)
+    outer = np.where(unknown, corrected[0], profile.outer)
+    thickness = np.maximum(np.where(unknown, corrected[1], profile.thickness), MIN_THICKNESS_MM)
     return outer, outer - thickness
 
 
@@ -220,7 +263,7 @@ def choose_prior(profile: RadialProfile, unknown: np.ndarray, priors: list[Prior
         return priors[0], errors
     wider = unknown | ring
     for prior in priors:
-        outer, inner = corrected_surfaces(profile, wider, prior)
+        outer, inner = corrected_surfaces(profile, wider, prior)  # the ring's measurement is held out
         err = 0.5 * (np.abs(outer[ring] - profile.outer[ring]) + np.abs(inner[ring] - profile.inner[ring]))
         errors[prior.name] = round(float(np.mean(err)), 3)
     best = min(priors, key=lambda p: errors[p.name])

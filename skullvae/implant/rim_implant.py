@@ -20,7 +20,7 @@ from skullvae.implant.defect_cells import find_defect_cells
 from skullvae.implant.extract import MIN_IMPLANT_CM3, Implant
 from skullvae.implant.height_fields import RadialProfile, measure_profile
 from skullvae.implant.rim_fill import (RIM_CELLS, Prior, choose_prior, corrected_surfaces, cranial_frame, mirror_prior,
-                                       profile_prior, rasterise_shell, sphere_for_spacing, unknown_cells)
+                                       mirror_cells, profile_prior, rasterise_shell, sphere_for_spacing, unknown_cells)
 from skullvae.io.volume import Volume
 from skullvae.preprocessing.crop import crop, nonzero_bbox
 from skullvae.preprocessing.model_grid import _block_reduce
@@ -89,10 +89,11 @@ def rim_implant(mask: Volume, bbox: tuple[np.ndarray, np.ndarray], plane: dict |
     sphere = sphere_for_spacing(max(min(measuring.spacing), MEASURE_SPACING_MM))
     frame = cranial_frame(measuring, sphere, axes_from_plane(plane), plane)
     profile = measure_profile(measuring, frame)
-    defects = find_defect_cells(profile)
+    partner = mirror_cells(frame, plane)
+    defects = find_defect_cells(profile, partner=partner)
     if defects.count == 0:
         raise SkullVAEError("no defect found: the skull's vault is closed (natural openings are not filled)")
-    unknown = unknown_cells(defects, profile)
+    fill, unknown = unknown_cells(defects, profile)
     candidates = []
     for name in priors:
         if name == "mirror":
@@ -105,11 +106,11 @@ def rim_implant(mask: Volume, bbox: tuple[np.ndarray, np.ndarray], plane: dict |
         raise SkullVAEError(f"no prior available among {', '.join(priors)}")
     best, errors = choose_prior(profile, unknown, candidates) if len(candidates) > 1 else (candidates[0], {})
     outer, inner = corrected_surfaces(profile, unknown, best)
-    filled, flo, fhi, cells = rasterise_shell(cropped, frame, unknown, inner, outer)
+    filled, flo, fhi, cells = rasterise_shell(cropped, frame, fill, inner, outer)
     box = tuple(slice(int(a), int(b)) for a, b in zip(flo, fhi))
     bone = np.asarray(cropped.array[box], dtype=bool)
     implant = filled & ~bone
-    owner = _cell_owner(sphere, defects.labels, unknown)
+    owner = _cell_owner(sphere, defects.labels, fill)
     implant, components = _components(implant, cells, owner, cropped.spacing)
     if not components:
         raise SkullVAEError(f"no defect found: every implant candidate is below {MIN_IMPLANT_CM3} cm³")
