@@ -89,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--defect-type-hint", action="store_true", help="pass each case's defect type (a hint users lack)")
     parser.add_argument("--split", default="test", help="a split name, or 'all'")
     parser.add_argument("--limit", type=int, default=None, help="at most this many skulls")
+    parser.add_argument("--types", default=None, help="comma-separated defect types (default: all)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--gamma", type=float, default=1.0)
     parser.add_argument("--steps", type=int, default=60, help="optimize: Adam steps")
@@ -99,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
 
     manifest = load_manifest(args.manifest)
     pairs = [(c, t) for c, t in manifest.pairs(None if args.split == "all" else args.split) if t in c.implant]
+    if args.types:
+        wanted = set(args.types.split(","))
+        pairs = [(c, t) for c, t in pairs if t in wanted]
     if args.limit:
         keep = {c.skull_id for c, _ in pairs[: 10**9]}
         keep = sorted(keep)[: args.limit]
