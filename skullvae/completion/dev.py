@@ -105,3 +105,27 @@ def complete_dev(model, grid_array: np.ndarray, defect_type: str | None = None, 
     z = (mu + float(gamma) * dev[None, :]).astype(np.float32)
     prob = decode_probability(model, z)[0]
     return prob, z, logvar, {"dev": used, "gamma": float(gamma), "z_norm": float(np.linalg.norm(z))}
+
+
+def dev_completions(model, grid_array: np.ndarray, gamma: float = 1.0) -> dict[str, np.ndarray]:
+    """The completed-skull probability for every DEV vector of the model (no defect type needed).
+
+    The rim step then keeps the one whose surfaces best predict the bone around the
+    defect (:func:`skullvae.implant.rim_fill.choose_prior`).
+
+    Args:
+        model: trained model with ``dev_vectors``.
+        grid_array: defective skull in the model grid.
+        gamma: DEV scale.
+
+    Returns:
+        ``{dev name: probability [D, H, W]}``.
+    """
+    mu, _ = encode_grid(model, grid_array)
+    vectors = getattr(model, "dev_vectors", None) or {}
+    names = sorted(vectors)
+    if not names:
+        return {}
+    z = np.concatenate([mu + float(gamma) * as_array(vectors[n])[None, :] for n in names]).astype(np.float32)
+    probs = np.concatenate([decode_probability(model, z[i:i + 4]) for i in range(0, len(names), 4)])
+    return dict(zip(names, probs))

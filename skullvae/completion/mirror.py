@@ -49,14 +49,10 @@ def complete_mirror(mask: Volume, voxel_mm: float = MIRROR_VOXEL_MM, rotation: n
     Returns:
         The :class:`Completion` (probability = max(bone, reflected bone)).
     """
-    from skullvae.completion.concurrency import BackgroundThread
-    from skullvae.implant.extract import bone_distance_mm
-
     frame = mirror_frame(mask, voxel_mm, rotation=rotation)
     fraction = to_grid(mask, frame)
-    distance = BackgroundThread(lambda: bone_distance_mm(fraction, frame.voxel_mm), name="skullvae-distance")
     plane = estimate_midsagittal_plane(fraction, frame)
     reflected = reflect_grid(fraction, frame, plane["normal"], plane["offset_mm"])
     prob = np.maximum(fraction, reflected)
     return Completion("mirror", frame, prob, fraction, info={"plane": plane, "voxel_mm": voxel_mm},
-                      core_mm=MIRROR_CORE_MM, bone_distance=distance.join())
+                      core_mm=MIRROR_CORE_MM)

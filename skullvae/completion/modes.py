@@ -12,7 +12,6 @@ from dataclasses import replace
 
 import numpy as np
 
-from skullvae.completion.concurrency import BackgroundThread
 from skullvae.completion.options import MIN_INPUT_FIT_DICE, MODES, CompletionOptions
 from skullvae.completion.result import Completion
 from skullvae.errors import SkullVAEError
@@ -101,15 +100,12 @@ def _run_vae(case: PreparedCase, opts: CompletionOptions, model, min_fit: float 
         z_ref = (as_array(mean) if mean is not None else np.zeros(latent, dtype=np.float32))[None, :]
         reference = decode_probability(model, z_ref)[0]
     case.place(grid, voxel, opts.align, reference)
-    from skullvae.implant.extract import bone_distance_mm
-
     grid_array = case.grid_array
     encoded = encode_grid(model, grid_array)
     recon = decode_probability(model, encoded[0])[0]
     fit = round(input_fit_dice(recon, grid_array), 4)
     if min_fit is not None and fit < min_fit:
         return fit
-    distance = BackgroundThread(lambda: bone_distance_mm(grid_array, voxel), name="skullvae-distance")  # beside the model
     info: dict = {"align": case.info.get("align")}
     if opts.mode == "dev":
         prob, z, logvar, dinfo = complete_dev(model, grid_array, opts.defect_type, opts.gamma, encoded=encoded)
@@ -125,7 +121,7 @@ def _run_vae(case: PreparedCase, opts: CompletionOptions, model, min_fit: float 
     info.update(dinfo)
     info["input_fit_dice"] = fit
     result = Completion(opts.mode, case.frame, prob, case.grid_array, info=info,
-                        reconstruction=recon if opts.use_reconstruction else None, bone_distance=distance.join())
+                        reconstruction=recon if opts.use_reconstruction else None)
     if opts.samples > 1:
         from skullvae.completion.sampling import implant_probability, sample_probabilities
 

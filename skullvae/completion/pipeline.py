@@ -136,13 +136,14 @@ def _staging(out_dir: Path):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def make_implant(case, completion, opts: CompletionOptions):
+def make_implant(case, completion, opts: CompletionOptions, model=None):
     """The implant stage: ``(Implant, RimResult or None)``.
 
     With the rim step (default) the implant is built from radial height fields on the
     input's grid and one component is found per defect
     (:func:`skullvae.implant.rim_implant.rim_implant`); the mode's completed skull is
-    its prior. Without it, the implant is the completed skull minus the bone
+    its prior (``dev`` without ``--defect-type``: the best of every DEV's completion, by
+    the rim ring). Without it, the implant is the completed skull minus the bone
     (:func:`skullvae.implant.extract.extract_implant`).
     """
     if not opts.rim:
@@ -168,6 +169,12 @@ def make_implant(case, completion, opts: CompletionOptions):
     else:
         model_bone = completion.frame.as_volume((completion.probability > 0.5).astype(np.uint8))
         priors = ("model", "mirror", "none") if opts.mode == "auto" else ("model",)
+        if opts.mode == "dev" and opts.defect_type is None and model is not None:
+            # no hint: every DEV's completion is a candidate, the rim ring picks one
+            from skullvae.completion.dev import dev_completions
+
+            model_bone = {name: completion.frame.as_volume((prob > 0.5).astype(np.uint8))
+                          for name, prob in dev_completions(model, completion.defective, opts.gamma).items()}
     rim = rim_implant(case.mask, case.bbox, plane, model_bone=model_bone, priors=priors)
     completion.info["rim"] = rim.info
     return rim.implant, rim
@@ -255,7 +262,7 @@ def _run_stages(input_path: Path, out_dir: Path, ext: str, opts: CompletionOptio
         completion = run_completion(case, opts, model)
         lap("complete")
         step("implant")
-        implant, rim = make_implant(case, completion, opts)
+        implant, rim = make_implant(case, completion, opts, model)
     lap("implant")
     warm.join()
     from skullvae.completion.outputs import OutputWriter, write_report

@@ -19,7 +19,7 @@ from skullvae.errors import SkullVAEError
 from skullvae.implant.defect_cells import find_defect_cells
 from skullvae.implant.extract import MIN_IMPLANT_CM3, Implant
 from skullvae.implant.height_fields import RadialProfile, measure_profile
-from skullvae.implant.rim_fill import (RIM_CELLS, Prior, choose_prior, corrected_surfaces, cranial_frame, mirror_prior,
+from skullvae.implant.rim_fill import (RIM_CELLS, RING_MM, Prior, choose_prior, corrected_surfaces, cranial_frame, mirror_prior,
                                        mirror_cells, profile_prior, rasterise_shell, sphere_for_spacing, unknown_cells)
 from skullvae.io.volume import Volume
 from skullvae.preprocessing.crop import crop, nonzero_bbox
@@ -66,14 +66,16 @@ def _none_prior(size: int) -> Prior:
 
 
 def rim_implant(mask: Volume, bbox: tuple[np.ndarray, np.ndarray], plane: dict | None,
-                model_bone: Volume | None = None, priors: tuple[str, ...] = ("mirror", "none", "model")) -> RimResult:
+                model_bone: Volume | dict[str, Volume] | None = None,
+                priors: tuple[str, ...] = ("mirror", "none", "model")) -> RimResult:
     """Find the defects of a skull and build their implants on its own grid.
 
     Args:
         mask: the defective bone mask on the input grid (full size, with geometry).
         bbox: index box of the bone in ``mask``.
         plane: the mid-sagittal plane (``{"normal", "offset_mm"}``), or None.
-        model_bone: a completed skull from a model (binary, any grid), for the ``model`` prior.
+        model_bone: a completed skull from a model (binary, any grid), for the ``model`` prior;
+            or several, by name (e.g. one per DEV vector): each is a ``model:<name>`` candidate.
         priors: the priors to choose from (by :func:`choose_prior`); one name = that prior.
 
     Returns:
@@ -100,6 +102,8 @@ def rim_implant(mask: Volume, bbox: tuple[np.ndarray, np.ndarray], plane: dict |
             candidates.append(mirror_prior(profile, plane, _ring_and(unknown, sphere)))
         elif name == "none":
             candidates.append(_none_prior(sphere.size))
+        elif name == "model" and isinstance(model_bone, dict):
+            candidates += [profile_prior(f"model:{key}", measure_profile(bone, frame)) for key, bone in model_bone.items()]
         elif name == "model" and model_bone is not None:
             candidates.append(profile_prior("model", measure_profile(model_bone, frame)))
     if not candidates:
@@ -127,7 +131,12 @@ def rim_implant(mask: Volume, bbox: tuple[np.ndarray, np.ndarray], plane: dict |
         gap = rim_gap_mm(part, bone_box, cells, sphere, mask.spacing)
         comp["rim_gap_mm"] = gap
         gaps.append(gap)
-    info = {"prior": best.name, "prior_errors_mm": errors, "defects_found": len(components),
+    if errors:
+        ranked = " < ".join(f"{name} {err:.2f} mm" for name, err in sorted(errors.items(), key=lambda kv: kv[1]))
+        why = f"smallest mean error predicting the held-out {RING_MM:.0f} mm ring of bone around the defect: {ranked}"
+    else:
+        why = f"the only prior of this mode ({best.name})"
+    info = {"prior": best.name, "prior_reason": why, "prior_errors_mm": errors, "defects_found": len(components),
             "sphere_cells": sphere.size, "cell_deg": round(sphere.cell_deg, 3),
             "centre_mm": [round(float(v), 2) for v in frame.centre],
             "rim_gap_mm": _pooled_gap(gaps)}
