@@ -56,7 +56,7 @@ def complete(
     defect_type: Optional[str] = typer.Option(None, "--defect-type", help="Defect type for its DEV vector (default: the pooled DEV)."),
     gamma: float = typer.Option(1.0, "--gamma", help="Scale of the DEV vector."),
     samples: int = typer.Option(1, "--samples", min=1, help="Decode K latents around the posterior and write implant_probability (K > 1)."),
-    align: Align = typer.Option(Align.none, "--align", help="Rigid alignment to the canonical pose: principal axes, or axes + registration to the model's mean skull."),
+    align: Align = typer.Option(Align.none, "--align", help="Rigid alignment to the model's pose: axes (the normal of the skull's left-right symmetry plane becomes the L axis) or register (rigid registration to the model's mean skull, from three starts)."),
     hu_threshold: float = typer.Option(300.0, "--hu-threshold", help="Bone threshold for CT input (Hounsfield units)."),
     smooth: int = typer.Option(10, "--smooth", min=0, help="Taubin smoothing iterations of the STL."),
     decimate: Optional[float] = typer.Option(None, "--decimate", help="Keep about this fraction of the STL faces (0-1)."),
@@ -86,11 +86,14 @@ def _complete_one(input_path: Path, output: Optional[Path], opts, overwrite: boo
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from skullvae.completion.pipeline import complete_case
+    from skullvae_cli.console import make_console
 
     stages = ["read", "preprocess", "complete", "implant", "mesh", "write"]
     if not show_progress:
         return complete_case(input_path, output, opts, overwrite=overwrite)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
+    console = make_console(stderr=True)  # a bar only on a terminal: nothing stray in logs and pipes
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True, console=console,
+                  disable=not console.is_terminal) as bar:
         task = bar.add_task("reading", total=len(stages))
 
         def step(name: str) -> None:
@@ -102,9 +105,9 @@ def _complete_one(input_path: Path, output: Optional[Path], opts, overwrite: boo
 
 
 def _print_summary(report: dict) -> None:
-    from rich.console import Console
+    from skullvae_cli.console import make_console
 
-    console = Console()
+    console = make_console()
     imp, mesh = report["implant"], report["mesh"]
     mode = report["mode"]
     fallback = report.get("completion", {}).get("fallback")
@@ -136,7 +139,7 @@ def _batch_inputs(input_dir: Path) -> list[Path]:
 
 
 def _complete_batch(input_dir: Path, output_dir: Path, opts, overwrite: bool) -> int:
-    from rich.console import Console
+    from skullvae_cli.console import make_console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
@@ -146,7 +149,7 @@ def _complete_batch(input_dir: Path, output_dir: Path, opts, overwrite: bool) ->
     inputs = _batch_inputs(input_dir)
     if opts.mode != "mirror":
         opts.model = load_completion_model(opts.model, resolve_device(opts.device), opts.engine, opts.mode)
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     rows = []
     implants = output_dir / "implants"
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
@@ -168,7 +171,7 @@ def _complete_batch(input_dir: Path, output_dir: Path, opts, overwrite: bool) ->
         table.add_column(col)
     for row in rows:
         table.add_row(*row)
-    Console().print(table)
+    make_console().print(table)
     failed = sum(1 for r in rows if r[1] != "ok")
     if failed:
         console.print(f"skullvae: {failed} of {len(inputs)} cases failed")
@@ -203,7 +206,7 @@ def export_stl(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing STL."),
 ) -> None:
     """Mesh any mask into a watertight STL in physical LPS millimetres."""
-    from rich.console import Console
+    from skullvae_cli.console import make_console
 
     from skullvae.implant.mesh import mask_to_mesh, write_stl
     from skullvae.io.atomic import check_writable
@@ -222,7 +225,7 @@ def export_stl(
         raise SkullVAEError(f"{mask.name} is empty: no non-zero voxels to mesh")
     mesh = mask_to_mesh(crop(volume, *box), smooth_iterations=smooth, decimate=decimate)
     write_stl(mesh, out, overwrite=overwrite)
-    Console().print(f"wrote {out}: {len(mesh.faces)} faces, watertight={mesh.is_watertight}, "
+    make_console().print(f"wrote {out}: {len(mesh.faces)} faces, watertight={mesh.is_watertight}, "
                     f"volume {abs(mesh.volume) / 1000:.2f} cm³")
 
 

@@ -72,14 +72,14 @@ def train(
     onnx: bool = typer.Option(True, "--onnx/--no-onnx", help="Stage 2: export RUN/onnx/ for fast CPU completion."),
 ) -> None:
     """Train stage 1 or stage 2 (see examples below)."""
-    from rich.console import Console
+    from skullvae_cli.console import make_console
 
     from skullvae.training import LoopSettings, train_stage1, train_stage2
     from skullvae.training.common import resolve_device
 
     settings = LoopSettings(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=resolve_device(device),
                             amp=amp, compile=compile, workers=workers, progress=not quiet)
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     if stage == 1:
         if out is None:
             raise SkullVAEError("--stage 1 needs --out RUN_DIR")

@@ -32,7 +32,7 @@ def info(
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    from rich.console import Console
+    from skullvae_cli.console import make_console
     from rich.table import Table
 
     table = Table(title=f"{file.name}", show_header=False, title_justify="left")
@@ -51,7 +51,7 @@ def info(
     rule = "non-zero voxels" if summary["binary"] else f"voxels ≥ {hu_threshold:g}"
     table.add_row("bone fraction", f"{summary['bone_fraction']:.4f} ({rule})")
     table.add_row("bone volume (ml)", f"{summary['bone_volume_ml']:.1f}")
-    Console().print(table)
+    make_console().print(table)
 
 
 def metrics(
@@ -91,7 +91,7 @@ def metrics(
             out["notes"] = notes
         typer.echo(json.dumps(out, indent=2))
         return
-    from rich.console import Console
+    from skullvae_cli.console import make_console
     from rich.table import Table
 
     table = Table(title=f"{pred.name} vs {gt.name}", title_justify="left")
@@ -102,7 +102,7 @@ def metrics(
     table.add_row("bDSC", f"{scores['bdsc']:.4f}", f"Dice within {margin_mm:g} mm of the defective skull")
     hd = f"{scores['hd95']:.3f} mm" if math.isfinite(scores["hd95"]) else "undefined"
     table.add_row("HD95", hd, "95th percentile of surface distances, both directions")
-    console = Console()
+    console = make_console()
     console.print(table)
     for note in notes:
         console.print(f"note: {note}")

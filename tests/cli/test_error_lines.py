@@ -1,0 +1,145 @@
+"""Issue 10: every failure is one ``skullvae: error:`` line (CLI papercuts, OS errors, GDCM noise)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "completion"))
+from cli_runner import run_cli  # noqa: E402
+from skull_shapes import shell_skull  # noqa: E402
+
+from skullvae import __version__
+from skullvae.io import write_volume
+from skullvae_cli.app import os_error_message
+
+
+def assert_one_error_line(code: int, err: str, *words: str) -> None:
+    """Exit 2 and exactly one ``skullvae: error:`` line on stderr (containing ``words``)."""
+    assert code == 2, err
+    assert err.startswith("skullvae: error:") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in err, (word, err)
+
+
+@pytest.fixture(scope="module")
+def skull(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("skull")
+    defective, _, _ = shell_skull(shape=(70, 84, 64), spacing=(2.4, 2.4, 2.4))
+    return write_volume(defective, folder / "case.nii.gz")
+
+
+def test_version(capsys):
+    code, out, err = run_cli(["--version"], capsys)
+    assert code == 0 and out.strip() == f"skullvae {__version__}" and err == ""
+
+
+def test_flags_have_no_bool_metavar_and_a_value_gets_one_line(skull, tmp_path, capsys):
+    code, out, _ = run_cli(["complete", "--help"], capsys)
+    assert code == 0 and "--overwrite" in out and "<bool>" not in out
+    code, _, err = run_cli(["complete", skull, "-o", tmp_path / "o", "--overwrite", "true"], capsys)
+    assert_one_error_line(code, err, "unexpected extra argument", "flags", "complete --help")
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["info"], ["Missing argument"]),
+    (["nosuchcommand"], ["No such command"]),
+    (["info", "x.nii.gz", "--no-such-option"], ["No such option"]),
+    (["complete", "x.nii.gz", "--mode", "magic"], ["--mode"]),
+])
+def test_usage_errors_are_one_line(argv, words, capsys):
+    code, out, err = run_cli(argv, capsys)
+    assert_one_error_line(code, err, *words)
+    assert out == ""
+
+
+def test_align_help_describes_what_it_does(capsys):
+    _, out, _ = run_cli(["complete", "--help"], capsys)
+    text = " ".join(out.replace("│", " ").split())
+    assert "principal axes" not in text and "symmetry plane" in text
+
+
+def test_output_that_is_not_a_terminal_is_not_hard_wrapped(skull, capsys):
+    code, out, _ = run_cli(["export-stl", skull, skull.parent / "wide.stl"], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) == 1 and len(lines[0]) > 80 and "watertight=True" in lines[0]
+
+
+def test_irregular_dicom_refusal_names_the_option(real_data, capsys):
+    code, _, err = run_cli(["info", real_data / "ge_head_ct_dicom", "--refuse-irregular"], capsys)
+    assert_one_error_line(code, err, "--refuse-irregular", "gantry tilt")
+    assert "irregular=" not in err
+
+
+def test_folder_that_is_not_dicom_gives_only_our_line(tmp_path):
+    folder = tmp_path / "notdicom"
+    folder.mkdir()
+    for k in range(3):
+        (folder / f"f{k}.dcm").write_bytes(os.urandom(1000))
+    exe = [sys.executable, "-m", "skullvae_cli", "info", str(folder)]  # GDCM writes to fd 2 itself: a subprocess
+    proc = subprocess.run(exe, capture_output=True, text=True, timeout=120)
+    assert_one_error_line(proc.returncode, proc.stderr, "no DICOM series", "3 files")
+
+
+# -- OS errors: one line, exit 2, nothing left behind ------------------------------------------
+
+
+def _commands(skull: Path, blocked: Path) -> list[list]:
+    """Every command that writes, each told to write below ``blocked`` (a regular file)."""
+    return [["complete", skull, "--mode", "mirror", "-o", blocked / "out"],
+            ["export-stl", skull, blocked / "implant.stl"],
+            ["preview", skull, "-o", blocked / "view.png"],
+            ["synth", blocked / "data", "--n", "1", "--seed", "0", "--shape", "48", "--spacing", "4.5"],
+            ["train", "--stage", "1", "--data", blocked / "manifest.json", "--out", blocked / "run"],
+            ["defect", skull, "--type", "bilateral", "--seed", "0", "-o", blocked / "d"]]
+
+
+def test_every_writing_command_reports_an_os_error_in_one_line(skull, tmp_path, capsys):
+    blocked = tmp_path / "a_file"
+    blocked.write_text("not a folder")
+    for argv in _commands(skull, blocked):
+        code, _, err = run_cli(argv, capsys)
+        assert_one_error_line(code, err, str(blocked))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+@pytest.mark.parametrize("err_no, words", [(errno.EACCES, ["Permission denied", "permissions"]),
+                                           (errno.ENOSPC, ["cannot write", "No space left", "free some space"]),
+                                           (errno.EROFS, ["read-only"])])
+def test_permission_and_disk_errors_name_the_output(skull, tmp_path, monkeypatch, capsys, err_no, words):
+    out = tmp_path / "out"
+
+    def refuse(src, dst):
+        raise OSError(err_no, os.strerror(err_no), str(dst))
+
+    monkeypatch.setattr(os, "replace", refuse)  # the final move of every atomic write
+    code, stdout, err = run_cli(["complete", skull, "--mode", "mirror", "-o", out], capsys)
+    assert_one_error_line(code, err, str(out), *words)
+    assert stdout == "" and list(tmp_path.iterdir()) == []  # the staging folder was removed too
+
+
+def test_os_error_message_without_a_file_name():
+    assert os_error_message(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))).startswith("No space left")
+
+
+def test_a_full_disk_during_complete_is_one_line_and_leaves_nothing(skull, tmp_path):
+    """A real write failure: the file size limit (Python ignores SIGXFSZ, so writes fail with EFBIG)."""
+    import resource
+
+    out = tmp_path / "out"
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+
+    proc = subprocess.run([sys.executable, "-m", "skullvae_cli", "complete", str(skull), "--mode", "mirror",
+                           "-o", str(out)], capture_output=True, text=True, timeout=300, preexec_fn=limit)
+    assert_one_error_line(proc.returncode, proc.stderr, str(out))
+    assert list(tmp_path.iterdir()) == []
