@@ -58,6 +58,7 @@ def complete(
     samples: int = typer.Option(1, "--samples", min=1, help="Decode K latents around the posterior and write implant_probability (K > 1)."),
     align: Align = typer.Option(Align.none, "--align", help="Rigid alignment to the model's pose: axes (the normal of the skull's left-right symmetry plane becomes the L axis) or register (rigid registration to the model's mean skull, from three starts)."),
     hu_threshold: float = typer.Option(300.0, "--hu-threshold", help="Bone threshold for CT input (Hounsfield units)."),
+    label: Optional[int] = typer.Option(None, "--label", min=0, help="Bone label of a label-map input (voxels equal to it are bone)."),
     smooth: int = typer.Option(10, "--smooth", min=0, help="Taubin smoothing iterations of the STL."),
     decimate: Optional[float] = typer.Option(None, "--decimate", help="Keep about this fraction of the STL faces (0-1)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty output folder."),
@@ -67,7 +68,7 @@ def complete(
 
     opts = CompletionOptions(mode=mode.value, model=model, device=device.value, engine=engine.value,
                              defect_type=defect_type,
-                             gamma=gamma, samples=samples, align=align.value, hu_threshold=hu_threshold,
+                             gamma=gamma, samples=samples, align=align.value, hu_threshold=hu_threshold, label=label,
                              smooth=smooth, decimate=decimate)
     if input_dir is not None or output_dir is not None:
         if input_path is not None or output is not None:

@@ -22,7 +22,8 @@ import os
 import time
 from pathlib import Path
 
-from skullvae.completion.concurrency import BackgroundThread, ForkedJob
+from skullvae.completion.concurrency import (BackgroundThread, ForkedJob, held_log_records,
+                                             wait_for_background_threads)
 from skullvae.completion.engine import load_completion_model, resolve_device
 from skullvae.completion.modes import input_fit_dice, run_completion
 from skullvae.completion.options import DEFAULT_MODE, MIN_INPUT_FIT_DICE, MODES, CompletionOptions
@@ -93,12 +94,13 @@ def _checked_in_background(input_path: Path):
                 check_volume_file(input_path)
     else:
         join = BackgroundThread(lambda: check_volume_file(input_path), name="skullvae-check").join
-    try:
-        yield
-    except BaseException:
+    with held_log_records():  # warnings wait for the check: a corrupt input explains them
+        try:
+            yield
+        except BaseException:
+            join()
+            raise
         join()
-        raise
-    join()
 
 
 def _check_output_dir(out_dir: Path, overwrite: bool, input_path: Path) -> None:
@@ -151,6 +153,7 @@ def complete_case(input_path: str | os.PathLike, out_dir: str | os.PathLike | No
         return _run_stages(input_path, out_dir, ext, opts, step, lap, timings, preview)
     except BaseException:
         preview.cancel()
+        wait_for_background_threads()  # a model still loading could abort the process at exit (SIGABRT)
         raise
 
 
@@ -179,7 +182,7 @@ def _run_stages(input_path: Path, out_dir: Path, ext: str, opts: CompletionOptio
         lap("read")
         step("preprocess")
         try:
-            case = load_mask(volume, opts.hu_threshold)
+            case = load_mask(volume, opts.hu_threshold, label=opts.label)
         except SkullVAEError:
             if loading is not None:
                 loading.join()  # a model error comes first, as if the model had been loaded before
