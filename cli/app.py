@@ -16,6 +16,7 @@ import errno
 import logging
 import os
 import sys
+import warnings
 from typing import Optional
 
 import typer
@@ -24,6 +25,7 @@ from typer.exceptions import Abort
 
 from skullvae import __version__
 from skullvae.errors import SkullVAEError
+from skullvae_cli.errors import os_error_message
 
 app = typer.Typer(
     name="skullvae",
@@ -102,22 +104,6 @@ def _setup_logging() -> None:
     logging.addLevelName(logging.WARNING, "warning")
 
 
-def os_error_message(exc: OSError) -> str:
-    """One line for an error of the file system (permission, disk full, ...), with what to do."""
-    where = "" if exc.filename is None else str(exc.filename)
-    if exc.filename2 is not None:
-        where = f"{where} -> {exc.filename2}"
-    what = exc.strerror or str(exc) or type(exc).__name__
-    space = "free some space or write to another disk"
-    permission = "check the permissions or choose another output folder"
-    hint = {errno.ENOSPC: space, errno.EDQUOT: space, errno.EFBIG: "a file size limit is set (ulimit -f)",
-            errno.EACCES: permission, errno.EPERM: permission,
-            errno.EROFS: "the file system is read-only: choose another output folder"}.get(exc.errno)
-    verb = "cannot write " if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS) else ""
-    text = f"{verb}{where}: {what}" if where else what
-    return f"{text} ({hint})" if hint else text
-
-
 def _usage_message(exc) -> str:
     message = exc.format_message()
     bad = message.rsplit("(", 1)[-1].rstrip(")").strip().lower() if "unexpected extra argument" in message else ""
@@ -136,6 +122,9 @@ def _fail(message: str, code: int = 2) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: every error ends in one stderr line (see the module docstring)."""
     _setup_logging()
+    # NumPy's floating-point RuntimeWarnings ("Mean of empty slice") are not for users: the
+    # command's own checks report what is wrong in one line.
+    warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"(numpy|scipy|skullvae)(\..*)?$")
     try:
         code = app(args=argv, prog_name="skullvae", standalone_mode=False)
     except SkullVAEError as exc:

@@ -146,6 +146,7 @@ def _complete_batch(input_dir: Path, output_dir: Path, opts, overwrite: bool) ->
 
     from skullvae.completion.engine import load_completion_model, resolve_device
     from skullvae.io.formats import volume_stem
+    from skullvae_cli.errors import case_error_message
 
     inputs = _batch_inputs(input_dir)
     if opts.mode != "mirror":
@@ -153,7 +154,8 @@ def _complete_batch(input_dir: Path, output_dir: Path, opts, overwrite: bool) ->
     console = make_console(stderr=True)
     rows = []
     implants = output_dir / "implants"
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                  disable=not console.is_terminal) as bar:
         task = bar.add_task("completing", total=len(inputs))
         for path in inputs:
             bar.update(task, description=path.name)
@@ -162,10 +164,10 @@ def _complete_batch(input_dir: Path, output_dir: Path, opts, overwrite: bool) ->
                 report = _complete_one(path, case_dir, opts, overwrite, show_progress=False)
                 _link_implant(case_dir / report["outputs"]["implant"], implants / _implant_name(path, report), overwrite)
                 rows.append((path.name, "ok", f"{report['implant']['volume_cm3']:.2f}", f"{report['timings_s']['total']:.1f}"))
-            except SkullVAEError as exc:
-                rows.append((path.name, f"failed: {exc}", "", ""))
-            except Exception as exc:  # one broken case must not stop the batch
-                rows.append((path.name, f"failed: {type(exc).__name__}: {exc}", "", ""))
+            except Exception as exc:  # noqa: BLE001 - one broken case must not stop the batch
+                reason = case_error_message(exc)
+                rows.append((path.name, f"failed: {reason}", "", ""))
+                console.print(f"skullvae: error: {path.name}: {reason}", markup=False, highlight=False)
             bar.advance(task)
     table = Table(title=f"skullvae complete: {len(inputs)} cases → {output_dir}")
     for col in ("input", "status", "implant cm³", "time s"):
@@ -175,7 +177,8 @@ def _complete_batch(input_dir: Path, output_dir: Path, opts, overwrite: bool) ->
     make_console().print(table)
     failed = sum(1 for r in rows if r[1] != "ok")
     if failed:
-        console.print(f"skullvae: {failed} of {len(inputs)} cases failed")
+        names = ", ".join(r[0] for r in rows if r[1] != "ok")
+        console.print(f"skullvae: {failed} of {len(inputs)} cases failed: {names}", markup=False, highlight=False)
     return failed
 
 

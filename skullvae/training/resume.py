@@ -118,3 +118,14 @@ def resolve_resume_epochs(stored_epochs: int, requested: int | None, epochs_done
                    "%d epochs from here on, so the result differs from an uninterrupted %d-epoch run",
                    stage, stored_epochs, requested, epochs_done, requested, requested)
     return requested
+
+
+def epochs_done(metrics_csv) -> int:
+    """Epochs finished so far, from a stage's ``metrics.csv`` (0 when there is none)."""
+    from pathlib import Path
+
+    path = Path(metrics_csv)
+    if not path.is_file():
+        return 0
+    lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+    return max(0, len(lines) - 1)

@@ -143,3 +143,71 @@ def test_a_full_disk_during_complete_is_one_line_and_leaves_nothing(skull, tmp_p
                            "-o", str(out)], capture_output=True, text=True, timeout=300, preexec_fn=limit)
     assert_one_error_line(proc.returncode, proc.stderr, str(out))
     assert list(tmp_path.iterdir()) == []
+
+
+# -- batch: each failed input named with its reason -------------------------------------------
+
+
+def test_batch_names_each_failed_input_and_its_reason(skull, tmp_path, capsys):
+    import numpy as np
+
+    from skullvae.io import Volume
+
+    inp = tmp_path / "in"
+    inp.mkdir()
+    (inp / "a_good.nii.gz").write_bytes(skull.read_bytes())
+    write_volume(Volume(np.zeros((20, 20, 20), np.uint8)), inp / "b_empty.nii.gz")
+    lost = shell_skull(shape=(70, 84, 64), spacing=(2.4, 2.4, 2.4))[0]
+    write_volume(Volume(lost.array, (20.0, 20.0, 20.0)), inp / "c_lost_spacing.nii.gz")
+    code, out, err = run_cli(["complete", "--input-dir", inp, "--output-dir", tmp_path / "batch", "--mode", "mirror"],
+                             capsys)
+    assert code == 1
+    lines = err.splitlines()
+    assert any(ln.startswith("skullvae: error: b_empty.nii.gz: no bone found") for ln in lines), err
+    assert any(ln.startswith("skullvae: error: c_lost_spacing.nii.gz: the bone is") for ln in lines), err
+    assert lines[-1] == "skullvae: 2 of 3 cases failed: b_empty.nii.gz, c_lost_spacing.nii.gz"
+    assert "Traceback" not in err and "a_good.nii.gz" in out
+
+
+# -- temporaries of a killed run are removed by a later run ------------------------------------
+
+_KILLED = """
+import os, signal, sys
+from skullvae.io.atomic import atomic_path, staged_folder
+target = sys.argv[1]
+with staged_folder(os.path.join(target, "out")) as tmp:
+    open(os.path.join(tmp, "implant.stl"), "w").write("partial")
+    with atomic_path(os.path.join(target, "model.safetensors")) as part:
+        os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_temporaries_of_a_killed_run_are_removed_once_provably_stale(tmp_path):
+    from skullvae.io import atomic
+
+    proc = subprocess.run([sys.executable, "-c", _KILLED, str(tmp_path)], capture_output=True, timeout=120)
+    assert proc.returncode == -9
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert len(left) == 2 and left[0].startswith(".model.tmp-") and left[1].startswith(".out.tmp-"), left
+    assert left[0].endswith(".safetensors")
+    # Too fresh: a later run leaves them alone (the killed process might be a live one elsewhere).
+    assert atomic.remove_stale_temporaries(tmp_path, "out") == []
+    old = atomic.time.time() - atomic.STALE_AGE_S - 60
+    for name in left:
+        os.utime(tmp_path / name, (old, old))
+    # A live process's temporary of the same age is kept, and so is an unrelated hidden name.
+    live = tmp_path / f".out.tmp-{os.getppid()}-{atomic._host_tag()}-abcdefgh"
+    live.mkdir()
+    unrelated = tmp_path / ".out.tmp-something"
+    unrelated.mkdir()
+    for path in (live, unrelated):
+        os.utime(path, (old, old))
+    with atomic.staged_folder(tmp_path / "out") as staging:
+        (staging / "x").write_text("done")
+    with atomic.atomic_path(tmp_path / "model.safetensors") as part:
+        part.write_bytes(b"weights")
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert not any(n.startswith(".model.tmp-") for n in names)
+    assert [n for n in names if n.startswith(".out.")] == sorted([live.name, unrelated.name])
+    assert (tmp_path / "out" / "x").read_text() == "done"
+
