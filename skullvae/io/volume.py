@@ -54,7 +54,7 @@ def check_direction(direction: np.ndarray) -> None:
         cos = gram[a, b] / max(lengths[a] * lengths[b], 1e-12)
         angles.append(float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))))
     raise SkullVAEError(
-        "direction matrix is not orthogonal (angles between the axes "
+        "direction matrix is not orthonormal (angles between the axes "
         f"{angles[0]:.2f}°, {angles[1]:.2f}°, {angles[2]:.2f}°, axis lengths "
         f"{', '.join(f'{v:.4f}' for v in lengths)}): a sheared or corrupt header; "
         "resample the volume onto an orthogonal grid (e.g. harden the transform in 3D Slicer) and try again"

@@ -39,7 +39,7 @@ def test_rotations_and_reflections_pass_shears_do_not():
     check_direction(rot)
     check_direction(np.diag([1.0, -1.0, 1.0]))
     sheared = np.array([[1.0, 0.2, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])  # det 1: the old check let it pass
-    with pytest.raises(SkullVAEError, match="not orthogonal.*78.69°"):
+    with pytest.raises(SkullVAEError, match="not orthonormal.*78.69°"):
         check_direction(sheared)
 
 
@@ -51,7 +51,7 @@ def test_sheared_header_is_refused_by_every_command(shell, tmp_path, capsys, ext
     sitk.WriteImage(image, str(path))
     for argv in (["info", path], ["complete", path, "-o", tmp_path / "out"], ["export-stl", path, tmp_path / "a.stl"]):
         code, _, err = run_cli(argv, capsys)
-        _one_line(code, err, path.name, "not orthogonal")
+        _one_line(code, err, path.name, "not orthonormal")
     assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]
 
 
