@@ -16,6 +16,8 @@ def os_error_message(exc: OSError) -> str:
     hint = {errno.ENOSPC: space, errno.EDQUOT: space, errno.EFBIG: "a file size limit is set (ulimit -f)",
             errno.EACCES: permission, errno.EPERM: permission,
             errno.EROFS: "the file system is read-only: choose another output folder"}.get(exc.errno)
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR) and where:
+        return f"cannot create {where}: {what} (a file is in the way of the folder; choose another output path)"
     verb = "cannot write " if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS) else ""
     text = f"{verb}{where}: {what}" if where else what
     return f"{text} ({hint})" if hint else text

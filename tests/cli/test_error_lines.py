@@ -92,23 +92,28 @@ def test_folder_that_is_not_dicom_gives_only_our_line(tmp_path):
 # -- OS errors: one line, exit 2, nothing left behind ------------------------------------------
 
 
-def _commands(skull: Path, blocked: Path) -> list[list]:
+def _commands(skull: Path, blocked: Path, manifest: Path) -> list[list]:
     """Every command that writes, each told to write below ``blocked`` (a regular file)."""
     return [["complete", skull, "--mode", "mirror", "-o", blocked / "out"],
             ["export-stl", skull, blocked / "implant.stl"],
             ["preview", skull, "-o", blocked / "view.png"],
             ["synth", blocked / "data", "--n", "1", "--seed", "0", "--shape", "48", "--spacing", "4.5"],
-            ["train", "--stage", "1", "--data", blocked / "manifest.json", "--out", blocked / "run"],
+            ["train", "--stage", "1", "--data", manifest, "--out", blocked / "run", "--grid", "16", "--voxel-mm", "14",
+             "--epochs", "1", "--quiet", "--device", "cpu"],
             ["defect", skull, "--type", "bilateral", "--seed", "0", "-o", blocked / "d"]]
 
 
 def test_every_writing_command_reports_an_os_error_in_one_line(skull, tmp_path, capsys):
+    from skullvae.training.toy_data import make_toy_dataset
+
+    manifest = make_toy_dataset(tmp_path / "toy", n=4, shape=32, spacing=6.0)
     blocked = tmp_path / "a_file"
     blocked.write_text("not a folder")
-    for argv in _commands(skull, blocked):
-        code, _, err = run_cli(argv, capsys)
-        assert_one_error_line(code, err, str(blocked))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+    for argv in _commands(skull, blocked, manifest):
+        code, stdout, err = run_cli(argv, capsys)
+        assert_one_error_line(code, err, f"cannot create {blocked}", "a file is in the way")
+        assert stdout == "", argv
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "toy"]
 
 
 @pytest.mark.parametrize("err_no, words", [(errno.EACCES, ["Permission denied", "permissions"]),
