@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "completion"))
@@ -63,7 +63,9 @@ def _values(mask: np.ndarray, dtype: str, nan_fraction: float, rng) -> np.ndarra
 
 headers = st.fixed_dictionaries({
     "shape": st.sampled_from(SHAPES),
-    "spacing": st.tuples(*[st.floats(-2.5, 1.8)] * 3).map(lambda t: tuple(float(10.0 ** v) for v in t)),
+    # half near the spacing that makes the shell skull-sized, half anything from 3 µm to 60 mm
+    "spacing": st.one_of(st.tuples(*[st.floats(0.45, 0.75)] * 3).map(lambda t: ("scale", t)),
+                         st.tuples(*[st.floats(-2.5, 1.8)] * 3).map(lambda t: ("wild", tuple(10.0 ** v for v in t)))),
     "direction": st.sampled_from(["identity", "rotation", "flip", "shear"]),
     "angles": st.tuples(*[st.floats(-40, 40)] * 3),
     "shear": st.floats(0.01, 0.8),
@@ -84,7 +86,9 @@ def test_any_header_completes_or_fails_in_one_line(header, tmp_path_factory, cap
     mask = _shell(header["shape"]) != 0
     array = _values(mask, header["dtype"], header["nan_fraction"], rng)
     image = sitk.GetImageFromArray(np.ascontiguousarray(np.transpose(array, (2, 1, 0))))
-    image.SetSpacing(header["spacing"])
+    how, values = header["spacing"]
+    spacing = tuple(float(v * 400.0 / max(header["shape"])) for v in values) if how == "scale" else values
+    image.SetSpacing(spacing)
     if header["direction"] != "identity":
         image.SetDirection(tuple(_direction(header["direction"], header["angles"], header["shear"]).reshape(-1)))
     path = folder / f"case{header['ext']}"
@@ -92,6 +96,7 @@ def test_any_header_completes_or_fails_in_one_line(header, tmp_path_factory, cap
     out = folder / "out"
     for argv in (["info", path], ["complete", path, "-o", out, "--mode", header["mode"]]):
         code, stdout, err = run_cli(argv, capsys)  # an uncaught exception fails the test with its traceback
+        event(f"{argv[0]} exit {code}")
         assert "Traceback" not in err
         if code == 0:
             continue
