@@ -104,12 +104,16 @@ def _check_nifti_written(tmp: Path, path: Path, image) -> None:
                 f.seek(-4, os.SEEK_END)
                 stored = struct.unpack("<I", f.read(4))[0]  # gzip trailer: uncompressed size mod 2**32
             with gzip.open(tmp, "rb") as g:
-                head = g.read(352)
+                head = g.read(544)
         else:
             stored = tmp.stat().st_size
-            head = tmp.read_bytes()[:352] if stored < 352 else open(tmp, "rb").read(352)
-        offset = int(struct.unpack("<f", head[108:112])[0]) if len(head) >= 112 else 352
-        needed = max(offset, 352) + _image_bytes(image)
+            with open(tmp, "rb") as f:
+                head = f.read(544)
+        if struct.unpack("<i", head[:4])[0] == 540:  # NIfTI-2: int64 vox_offset at byte 168
+            offset = int(struct.unpack("<q", head[168:176])[0])
+        else:  # NIfTI-1: float vox_offset at byte 108
+            offset = max(int(struct.unpack("<f", head[108:112])[0]), 352)
+        needed = offset + _image_bytes(image)
         complete = stored == needed % (1 << 32) if tmp.suffix == ".gz" else stored >= needed
     except (OSError, EOFError, struct.error):
         complete = False

@@ -216,3 +216,31 @@ def test_temporaries_of_a_killed_run_are_removed_once_provably_stale(tmp_path):
     assert [n for n in names if n.startswith(".out.")] == sorted([live.name, unrelated.name])
     assert (tmp_path / "out" / "x").read_text() == "done"
 
+
+
+_WRITE_BIG = """
+import sys
+import numpy as np
+from skullvae.errors import SkullVAEError
+from skullvae.io import Volume, write_volume
+try:
+    write_volume(Volume(np.random.default_rng(0).random((100, 100, 100))), sys.argv[1])
+except (SkullVAEError, OSError) as exc:
+    print(type(exc).__name__, exc)
+    sys.exit(2)
+"""
+
+
+@pytest.mark.parametrize("name", ["big.nii.gz", "big.nii", "big.nrrd"])
+def test_a_volume_write_cut_short_is_an_error_not_a_partial_file(tmp_path, name):
+    """ITK's NIfTI writer reports a short write only on stderr ("** ERROR: NWAD"); the file must not appear."""
+    import resource
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, 200_000))
+
+    proc = subprocess.run([sys.executable, "-c", _WRITE_BIG, str(tmp_path / name)], capture_output=True, text=True,
+                          timeout=120, preexec_fn=limit)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert str(tmp_path / name) in proc.stdout and proc.stderr == ""
+    assert list(tmp_path.iterdir()) == []
