@@ -76,7 +76,7 @@ def test_cli_refuses_a_lost_spacing_in_one_line(tmp_path, capsys):
 
 
 @pytest.mark.real_data
-@pytest.mark.parametrize("spacing", [1.0, 50.0])
+@pytest.mark.parametrize("spacing", [pytest.param(1.0, marks=pytest.mark.slow), 50.0])
 def test_real_skull_with_a_lost_spacing_is_refused_fast_and_small(real_data, tmp_path, spacing):
     """The real 512³ SkullBreak mask re-headed at 1 mm and 50 mm: exit 2 within 4 GB (was: 1246 cm³ / killed)."""
     import SimpleITK as sitk
