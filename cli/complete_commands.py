@@ -57,8 +57,9 @@ def complete(
     rim: bool = typer.Option(True, "--rim/--no-rim", help="Rim step (default): find every defect, correct the prior's surfaces to the bone around it and build the implant on the input's grid. --no-rim: completed skull minus bone."),
     gamma: float = typer.Option(1.0, "--gamma", help="Scale of the DEV vector."),
     samples: int = typer.Option(1, "--samples", min=1, help="Decode K latents around the posterior and write implant_probability (K > 1)."),
-    align: Align = typer.Option(Align.none, "--align", help="Rigid alignment to the canonical pose: principal axes, or axes + registration to the model's mean skull."),
+    align: Align = typer.Option(Align.none, "--align", help="Rigid alignment to the model's pose: axes (the normal of the skull's left-right symmetry plane becomes the L axis) or register (rigid registration to the model's mean skull, from three starts)."),
     hu_threshold: float = typer.Option(300.0, "--hu-threshold", help="Bone threshold for CT input (Hounsfield units)."),
+    label: Optional[int] = typer.Option(None, "--label", min=0, help="Bone label of a label-map input (voxels equal to it are bone)."),
     smooth: int = typer.Option(10, "--smooth", min=0, help="Taubin smoothing iterations of the STL."),
     decimate: Optional[float] = typer.Option(None, "--decimate", help="Keep about this fraction of the STL faces (0-1)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a non-empty output folder."),
@@ -68,7 +69,7 @@ def complete(
 
     opts = CompletionOptions(mode=mode.value, model=model, device=device.value, engine=engine.value,
                              defect_type=defect_type,
-                             gamma=gamma, samples=samples, align=align.value, hu_threshold=hu_threshold,
+                             gamma=gamma, samples=samples, align=align.value, hu_threshold=hu_threshold, label=label,
                              smooth=smooth, decimate=decimate, rim=rim)
     if input_dir is not None or output_dir is not None:
         if input_path is not None or output is not None:
@@ -87,11 +88,14 @@ def _complete_one(input_path: Path, output: Optional[Path], opts, overwrite: boo
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from skullvae.completion.pipeline import complete_case
+    from skullvae_cli.console import make_console
 
     stages = ["read", "preprocess", "complete", "implant", "mesh", "write"]
     if not show_progress:
         return complete_case(input_path, output, opts, overwrite=overwrite)
-    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True) as bar:
+    console = make_console(stderr=True)  # a bar only on a terminal: nothing stray in logs and pipes
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), transient=True, console=console,
+                  disable=not console.is_terminal) as bar:
         task = bar.add_task("reading", total=len(stages))
 
         def step(name: str) -> None:
@@ -103,9 +107,9 @@ def _complete_one(input_path: Path, output: Optional[Path], opts, overwrite: boo
 
 
 def _print_summary(report: dict) -> None:
-    from rich.console import Console
+    from skullvae_cli.console import make_console
 
-    console = Console()
+    console = make_console()
     imp, mesh = report["implant"], report["mesh"]
     mode = report["mode"]
     fallback = report.get("completion", {}).get("fallback")
@@ -142,20 +146,22 @@ def _batch_inputs(input_dir: Path) -> list[Path]:
 
 
 def _complete_batch(input_dir: Path, output_dir: Path, opts, overwrite: bool) -> int:
-    from rich.console import Console
+    from skullvae_cli.console import make_console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from skullvae.completion.engine import load_completion_model, resolve_device
     from skullvae.io.formats import volume_stem
+    from skullvae_cli.errors import case_error_message
 
     inputs = _batch_inputs(input_dir)
     if opts.mode != "mirror":
         opts.model = load_completion_model(opts.model, resolve_device(opts.device), opts.engine, opts.mode)
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
     rows = []
     implants = output_dir / "implants"
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as bar:
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console,
+                  disable=not console.is_terminal) as bar:
         task = bar.add_task("completing", total=len(inputs))
         for path in inputs:
             bar.update(task, description=path.name)
@@ -164,20 +170,21 @@ def _complete_batch(input_dir: Path, output_dir: Path, opts, overwrite: bool) ->
                 report = _complete_one(path, case_dir, opts, overwrite, show_progress=False)
                 _link_implant(case_dir / report["outputs"]["implant"], implants / _implant_name(path, report), overwrite)
                 rows.append((path.name, "ok", f"{report['implant']['volume_cm3']:.2f}", f"{report['timings_s']['total']:.1f}"))
-            except SkullVAEError as exc:
-                rows.append((path.name, f"failed: {exc}", "", ""))
-            except Exception as exc:  # one broken case must not stop the batch
-                rows.append((path.name, f"failed: {type(exc).__name__}: {exc}", "", ""))
+            except Exception as exc:  # noqa: BLE001 - one broken case must not stop the batch
+                reason = case_error_message(exc)
+                rows.append((path.name, f"failed: {reason}", "", ""))
+                console.print(f"skullvae: error: {path.name}: {reason}", markup=False, highlight=False)
             bar.advance(task)
     table = Table(title=f"skullvae complete: {len(inputs)} cases → {output_dir}")
     for col in ("input", "status", "implant cm³", "time s"):
         table.add_column(col)
     for row in rows:
         table.add_row(*row)
-    Console().print(table)
+    make_console().print(table)
     failed = sum(1 for r in rows if r[1] != "ok")
     if failed:
-        console.print(f"skullvae: {failed} of {len(inputs)} cases failed")
+        names = ", ".join(r[0] for r in rows if r[1] != "ok")
+        console.print(f"skullvae: {failed} of {len(inputs)} cases failed: {names}", markup=False, highlight=False)
     return failed
 
 
@@ -209,7 +216,7 @@ def export_stl(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing STL."),
 ) -> None:
     """Mesh any mask into a watertight STL in physical LPS millimetres."""
-    from rich.console import Console
+    from skullvae_cli.console import make_console
 
     from skullvae.implant.mesh import mask_to_mesh, write_stl
     from skullvae.io.atomic import check_writable
@@ -228,7 +235,7 @@ def export_stl(
         raise SkullVAEError(f"{mask.name} is empty: no non-zero voxels to mesh")
     mesh = mask_to_mesh(crop(volume, *box), smooth_iterations=smooth, decimate=decimate)
     write_stl(mesh, out, overwrite=overwrite)
-    Console().print(f"wrote {out}: {len(mesh.faces)} faces, watertight={mesh.is_watertight}, "
+    make_console().print(f"wrote {out}: {len(mesh.faces)} faces, watertight={mesh.is_watertight}, "
                     f"volume {abs(mesh.volume) / 1000:.2f} cm³")
 
 

@@ -50,36 +50,53 @@ def train(
     data: Optional[Path] = typer.Option(None, "--data", help="Dataset manifest JSON (stage 1)."),
     out: Optional[Path] = typer.Option(None, "--out", help="New run folder (stage 1)."),
     run: Optional[Path] = typer.Option(None, "--run", help="Existing run folder (stage 2; --out also accepted)."),
-    objective: ObjectiveName = typer.Option(ObjectiveName.beta, "--objective", help="Stage-1 objective."),
+    objective: Optional[ObjectiveName] = typer.Option(None, "--objective", help="Stage-1 objective (default beta)."),
     beta: Optional[float] = typer.Option(None, "--beta", help="KL weight of the beta objective (default 100)."),
-    epochs: int = typer.Option(40, "--epochs", min=1),
-    batch_size: int = typer.Option(4, "--batch-size", min=1),
-    lr: float = typer.Option(2e-3, "--lr", min=0.0),
-    grid: str = typer.Option("64", "--grid", help="Model grid: N or D,H,W."),
+    epochs: Optional[int] = typer.Option(None, "--epochs", min=1, help="Total epochs (default 40); with --resume: keep the run's, or a larger total to extend it."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Default 4."),
+    lr: Optional[float] = typer.Option(None, "--lr", min=0.0, help="Peak learning rate (default 0.002)."),
+    grid: Optional[str] = typer.Option(None, "--grid", help="Model grid: N or D,H,W (default 64)."),
     voxel_mm: Optional[float] = typer.Option(None, "--voxel-mm", help="Model voxel size (default: fit the largest skull)."),
-    latent_size: int = typer.Option(32, "--latent-size", min=1),
-    channels: str = typer.Option("8,16,32,64", "--channels", help="Encoder channels per level."),
-    res_units: int = typer.Option(0, "--res-units", min=0, help="Residual units per level."),
-    norm: str = typer.Option("instance", "--norm", help="instance, batch, group or none."),
-    shift: int = typer.Option(2, "--shift", min=0, help="Augmentation: random shift up to this many voxels."),
+    latent_size: Optional[int] = typer.Option(None, "--latent-size", min=1, help="Default 32."),
+    channels: Optional[str] = typer.Option(None, "--channels", help="Encoder channels per level (default 8,16,32,64)."),
+    res_units: Optional[int] = typer.Option(None, "--res-units", min=0, help="Residual units per level (default 0)."),
+    norm: Optional[str] = typer.Option(None, "--norm", help="instance, batch, group or none (default instance)."),
+    shift: Optional[int] = typer.Option(None, "--shift", min=0, help="Augmentation: random shift up to this many voxels (default 2)."),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     amp: bool = typer.Option(True, "--amp/--no-amp", help="bf16 autocast on CUDA."),
     compile: bool = typer.Option(False, "--compile", help="torch.compile the model."),
     workers: int = typer.Option(0, "--workers", min=0, help="DataLoader worker processes."),
-    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run exactly."),
-    seed: int = typer.Option(0, "--seed"),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run exactly (its stored settings; only a larger --epochs may be given)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Default 0."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
     onnx: bool = typer.Option(True, "--onnx/--no-onnx", help="Stage 2: export RUN/onnx/ for fast CPU completion."),
 ) -> None:
     """Train stage 1 or stage 2 (see examples below)."""
-    from rich.console import Console
+    from skullvae_cli.console import make_console
 
     from skullvae.training import LoopSettings, train_stage1, train_stage2
     from skullvae.training.common import resolve_device
 
-    settings = LoopSettings(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=resolve_device(device),
+    given = {"objective": objective.value if objective is not None else None, "beta": beta, "epochs": epochs,
+             "batch_size": batch_size, "lr": lr, "voxel_mm": voxel_mm, "latent_size": latent_size,
+             "grid": _parse_ints(grid, "--grid") if grid is not None else None,
+             "channels": _parse_ints(channels, "--channels") if channels is not None else None,
+             "num_res_units": res_units, "norm": norm, "shift": shift, "seed": seed,
+             "data": str(data.resolve()) if data is not None else None}
+    requested = {k: v for k, v in given.items() if v is not None}  # what was given, for --resume
+    if stage == 2:
+        allowed = {"epochs", "batch_size", "lr", "seed"}
+        ignored = sorted(set(requested) - allowed)
+        if ignored:
+            flags = ", ".join("--" + k.replace("_", "-").replace("num-res-units", "res-units") for k in ignored)
+            raise SkullVAEError(f"stage 2 takes its architecture, grid and data from the run; drop {flags}")
+    objective = objective or ObjectiveName.beta
+    settings = LoopSettings(epochs=epochs or 40, batch_size=batch_size or 4, lr=2e-3 if lr is None else lr,
+                            seed=seed or 0, device=resolve_device(device),
                             amp=amp, compile=compile, workers=workers, progress=not quiet)
-    console = Console(stderr=True)
+    console = make_console(stderr=True)
+    grid = grid or "64"
+    channels = channels or "8,16,32,64"
     if stage == 1:
         if out is None:
             raise SkullVAEError("--stage 1 needs --out RUN_DIR")
@@ -91,19 +108,20 @@ def train(
         summary = train_stage1(data, out, objective=objective.value,
                                objective_params={"beta": beta} if objective == ObjectiveName.beta else {},
                                grid=grid_t if len(grid_t) == 3 else grid_t[0], voxel_mm=voxel_mm,
-                               latent_size=latent_size, channels=_parse_ints(channels, "--channels"),
-                               norm=norm, num_res_units=res_units, shift=shift, settings=settings, resume=resume)
+                               latent_size=latent_size or 32, channels=_parse_ints(channels, "--channels"),
+                               norm=norm or "instance", num_res_units=res_units or 0, shift=2 if shift is None else shift,
+                               settings=settings, resume=resume, requested=requested)
     elif stage == 2:
         run_dir = run or out
         if run_dir is None:
             raise SkullVAEError("--stage 2 needs --run RUN_DIR (a folder with stage-1 weights)")
         if not run_dir.is_dir():
             raise SkullVAEError(f"run folder not found: {run_dir}")
-        summary = train_stage2(run_dir, settings=settings, resume=resume, export_onnx=onnx)
+        summary = train_stage2(run_dir, settings=settings, resume=resume, export_onnx=onnx, requested=requested)
     else:
         raise SkullVAEError(f"--stage must be 1 or 2, got {stage}")
     final = summary.get("final", {})
-    msg = f"stage {stage}: {summary.get('epochs_done', 0)} epochs in {summary.get('train_s', 0):.0f} s"
+    msg = _epochs_message(stage, summary)
     if "val_dice_complete" in final:
         msg += f", held-out Dice (complete) {final['val_dice_complete']:.3f}"
     if "latent" in summary:
@@ -114,6 +132,17 @@ def train(
         msg += f"; ONNX export in {summary['onnx']}"
     if int(os.environ.get("RANK", "0")) == 0:
         console.print(msg)
+
+
+def _epochs_message(stage: int, summary: dict) -> str:
+    """``stage 1: epochs 4-80 of 80 in 52 s`` (what ran in this call, not the run's total)."""
+    done, before = int(summary.get("epochs_done", 0)), int(summary.get("epochs_before", 0))
+    total = int(summary.get("epochs_total", done))
+    if done == before:
+        return f"stage {stage}: already finished ({done} of {total} epochs), nothing to train " \
+               f"(pass --epochs N > {total} with --resume to extend it)"
+    ran = f"epochs {before + 1}–{done}" if before else f"{done} epochs"
+    return f"stage {stage}: {ran} of {total} in {summary.get('train_s', 0):.0f} s"
 
 
 def sample(

@@ -26,13 +26,16 @@ def info(
     """Show shape, spacing, origin, direction, value range, binary or not, and bone fraction."""
     from skullvae.io import read_volume
 
-    volume = read_volume(file, dicom_irregular="refuse" if refuse_irregular else "resample")
+    from skullvae.io.readers import count_nonfinite
+
+    volume = read_volume(file, dicom_irregular="refuse" if refuse_irregular else "resample", nonfinite="keep")
     summary = _summarise(volume, hu_threshold)
+    summary["nonfinite"] = count_nonfinite(file, volume)
     summary = {"path": str(file), **summary}
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    from rich.console import Console
+    from skullvae_cli.console import make_console
     from rich.table import Table
 
     table = Table(title=f"{file.name}", show_header=False, title_justify="left")
@@ -45,13 +48,17 @@ def info(
     table.add_row("orientation", summary["orientation"])
     table.add_row("extent (mm)", _vec(summary["extent_mm"]))
     table.add_row("dtype", summary["dtype"])
-    table.add_row("value range", f"{summary['min']:g} … {summary['max']:g}")
+    bad = summary["nonfinite"]
+    table.add_row("value range", f"{summary['min']:g} … {summary['max']:g}" + (" (finite values)" if any(bad.values()) else ""))
+    if any(bad.values()):
+        table.add_row("non-finite voxels", f"{bad['nan']} NaN, {bad['posinf']} +inf, {bad['neginf']} -inf "
+                      "(complete refuses this file: replace them first)")
     table.add_row("kind", summary["kind"])
     table.add_row("binary", "yes" if summary["binary"] else "no")
-    rule = "non-zero voxels" if summary["binary"] else f"voxels ≥ {hu_threshold:g}"
+    rule = "non-zero voxels" if summary["binary"] or summary["labels"] else f"voxels ≥ {hu_threshold:g}"
     table.add_row("bone fraction", f"{summary['bone_fraction']:.4f} ({rule})")
     table.add_row("bone volume (ml)", f"{summary['bone_volume_ml']:.1f}")
-    Console().print(table)
+    make_console().print(table)
 
 
 def metrics(
@@ -91,7 +98,7 @@ def metrics(
             out["notes"] = notes
         typer.echo(json.dumps(out, indent=2))
         return
-    from rich.console import Console
+    from skullvae_cli.console import make_console
     from rich.table import Table
 
     table = Table(title=f"{pred.name} vs {gt.name}", title_justify="left")
@@ -102,7 +109,7 @@ def metrics(
     table.add_row("bDSC", f"{scores['bdsc']:.4f}", f"Dice within {margin_mm:g} mm of the defective skull")
     hd = f"{scores['hd95']:.3f} mm" if math.isfinite(scores["hd95"]) else "undefined"
     table.add_row("HD95", hd, "95th percentile of surface distances, both directions")
-    console = Console()
+    console = make_console()
     console.print(table)
     for note in notes:
         console.print(f"note: {note}")
@@ -158,11 +165,23 @@ def register(app: typer.Typer) -> None:
 def _summarise(volume, hu_threshold: float) -> dict:
     import SimpleITK as sitk
 
+    from skullvae.preprocessing.intensity import describe_labels, label_counts
+
     array = volume.array
+    finite = np.isfinite(array) if array.dtype.kind == "f" else None
+    if finite is not None and not finite.all():
+        values = array[finite]
+        lo, hi = (float(values.min()), float(values.max())) if values.size else (float("nan"), float("nan"))
+        array = np.where(finite, array, 0)
+    else:
+        lo, hi = float(array.min()), float(array.max())
     binary = volume.is_binary
-    lo, hi = float(array.min()), float(array.max())
+    labels = None if binary else label_counts(volume)
     if binary:
         kind, bone = "binary mask", int(np.count_nonzero(array))
+    elif labels is not None:
+        kind = f"label map ({len(labels)} labels besides 0: {describe_labels(labels, 5)}; choose the bone with complete --label N)"
+        bone = int(np.count_nonzero(array))
     else:
         kind = "CT (HU)" if lo <= _CT_AIR_HU else "intensity image (not HU)"
         bone = int(np.count_nonzero(array >= hu_threshold))
@@ -181,7 +200,8 @@ def _summarise(volume, hu_threshold: float) -> dict:
         "max": hi,
         "binary": bool(binary),
         "kind": kind,
-        "hu_threshold": None if binary else float(hu_threshold),
+        "hu_threshold": None if binary or labels is not None else float(hu_threshold),
+        "labels": labels,
         "bone_fraction": bone / array.size,
         "bone_volume_ml": bone * float(np.prod(volume.spacing)) / 1000.0,
     }

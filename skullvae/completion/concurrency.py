@@ -11,11 +11,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import multiprocessing
 import os
 import threading
 import weakref
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 #: Threads started by :class:`BackgroundThread` (a child forked while one of them runs
 #: could inherit a lock it holds, e.g. an import lock, so :class:`ForkedJob` then declines).
@@ -64,6 +66,23 @@ class BackgroundThread:
         if self._error is not None:
             raise self._error
         return self._result
+
+
+def wait_for_background_threads(timeout: float = CHILD_TIMEOUT_S) -> None:
+    """Wait for every running :class:`BackgroundThread` (their results and errors are dropped).
+
+    Call it before an error leaves the library: a thread still inside a C++ library
+    (ONNX Runtime creating a session, SimpleITK) while the interpreter shuts down
+    can abort the whole process ("terminate called without an active exception",
+    SIGABRT) instead of letting it exit with its error.
+
+    Args:
+        timeout: seconds to wait for each thread at most.
+    """
+    current = threading.current_thread()
+    for thread in list(_THREADS):
+        if thread is not current and thread.is_alive():
+            thread.join(timeout)
 
 
 class ForkedJob:
@@ -146,3 +165,45 @@ def _child_main(prepare, receive, send_end, nice: int) -> None:
     except BaseException:  # noqa: BLE001 - the parent re-runs the job to report the error
         pass
     os._exit(code)  # no atexit handlers of the parent's state in the child
+
+
+@contextlib.contextmanager
+def held_log_records(name: str = "skullvae") -> Iterator[None]:
+    """Hold the records logged under ``name`` (from any thread) until the body ends.
+
+    They are handled when the body succeeds and dropped when it raises, so that an
+    error that explains everything (a corrupt input found by a check running
+    beside the body) is not preceded by warnings that the corrupt data caused.
+
+    Args:
+        name: the logger whose records (and its children's) are held.
+    """
+    held: list[logging.LogRecord] = []
+    seen: set[int] = set()
+    lock = threading.Lock()
+
+    class _Hold(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            if record.name != name and not record.name.startswith(name + "."):
+                return True
+            with lock:
+                if id(record) not in seen:
+                    seen.add(id(record))
+                    held.append(record)
+            return False
+
+    hold = _Hold()
+    handlers = []
+    logger: logging.Logger | None = logging.getLogger(name)
+    while logger is not None:
+        handlers += logger.handlers
+        logger = logger.parent if logger.propagate else None
+    for handler in handlers:
+        handler.addFilter(hold)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(hold)
+    for record in held:  # reached only when the body succeeded
+        logging.getLogger(record.name).handle(record)

@@ -33,6 +33,7 @@ class CompletionOptions:
     samples: int = 1
     align: str = "none"
     hu_threshold: float = DEFAULT_HU_THRESHOLD
+    label: int | None = None  # the bone label of a label-map input
     smooth: int = 10
     decimate: float | None = None
     optimize_steps: int = 60

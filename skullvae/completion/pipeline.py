@@ -19,19 +19,19 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from skullvae.completion.concurrency import BackgroundThread, ForkedJob
+from skullvae.completion.concurrency import (BackgroundThread, ForkedJob, held_log_records,
+                                             wait_for_background_threads)
 from skullvae.completion.engine import load_completion_model, resolve_device
 from skullvae.completion.modes import input_fit_dice, run_completion
 from skullvae.completion.options import DEFAULT_MODE, MIN_INPUT_FIT_DICE, MODES, CompletionOptions
 from skullvae.completion.preview import start_preview_worker
 from skullvae.errors import SkullVAEError
+from skullvae.io.atomic import staged_folder
 from skullvae.io.formats import volume_extension, volume_stem
 from skullvae.io.readers import check_volume_file, read_volume
 from skullvae.preprocessing.pipeline import load_mask
@@ -96,12 +96,13 @@ def _checked_in_background(input_path: Path):
                 check_volume_file(input_path)
     else:
         join = BackgroundThread(lambda: check_volume_file(input_path), name="skullvae-check").join
-    try:
-        yield
-    except BaseException:
+    with held_log_records():  # warnings wait for the check: a corrupt input explains them
+        try:
+            yield
+        except BaseException:
+            join()
+            raise
         join()
-        raise
-    join()
 
 
 def _check_output_dir(out_dir: Path, overwrite: bool, input_path: Path) -> None:
@@ -112,28 +113,6 @@ def _check_output_dir(out_dir: Path, overwrite: bool, input_path: Path) -> None:
     inp = input_path.resolve()
     if inp == out_dir.resolve() or out_dir.resolve() in inp.parents:
         raise SkullVAEError(f"the output folder {out_dir} contains the input; choose another -o")
-
-
-@contextlib.contextmanager
-def _staging(out_dir: Path):
-    """A temporary folder beside ``out_dir`` that replaces it on success."""
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)  # mkdtemp makes it private; give it normal folder permissions
-    try:
-        yield tmp
-        old = None
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            os.replace(out_dir, old / "x")
-        os.replace(tmp, out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def make_implant(case, completion, opts: CompletionOptions, model=None):
@@ -220,6 +199,7 @@ def complete_case(input_path: str | os.PathLike, out_dir: str | os.PathLike | No
         return _run_stages(input_path, out_dir, ext, opts, step, lap, timings, preview)
     except BaseException:
         preview.cancel()
+        wait_for_background_threads()  # a model still loading could abort the process at exit (SIGABRT)
         raise
 
 
@@ -247,7 +227,7 @@ def _run_stages(input_path: Path, out_dir: Path, ext: str, opts: CompletionOptio
         lap("read")
         step("preprocess")
         try:
-            case = load_mask(volume, opts.hu_threshold)
+            case = load_mask(volume, opts.hu_threshold, label=opts.label)
         except SkullVAEError:
             if loading is not None:
                 loading.join()  # a model error comes first, as if the model had been loaded before
@@ -267,7 +247,7 @@ def _run_stages(input_path: Path, out_dir: Path, ext: str, opts: CompletionOptio
     warm.join()
     from skullvae.completion.outputs import OutputWriter, write_report
 
-    with _staging(out_dir) as tmp:
+    with staged_folder(out_dir) as tmp:
         with OutputWriter(tmp, ext, volume, case, completion, implant, preview) as outputs:  # writes while meshing
             step("mesh")
             mesh = mask_to_mesh(implant.cropped, smooth_iterations=opts.smooth, decimate=opts.decimate)

@@ -22,10 +22,12 @@ slice's RescaleSlope (0028|1053) and RescaleIntercept (0028|1052) while reading.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from scipy import ndimage
@@ -87,7 +89,8 @@ def read_dicom_series(
         raise SkullVAEError(f"slice spacing must be a positive number of mm, got {slice_spacing}")
     folder = Path(folder)
     files = _series_files(folder)
-    slices = [_read_slice(f) for f in files]
+    with quiet_itk():
+        slices = [_read_slice(f) for f in files]
     row, col, normal, spacing = _common_frame(slices, folder)
     slices.sort(key=lambda s: float(normal @ s.position))
     coords = np.array([[row @ s.position, col @ s.position, normal @ s.position] for s in slices])
@@ -111,10 +114,23 @@ def read_dicom_series(
     problem = _describe(tilted, tilt_deg, uneven, gaps)
     if irregular == "refuse":
         raise SkullVAEError(
-            f"{folder.name}: irregular DICOM series ({problem}); it is not a regular grid — "
-            "read it with irregular='resample' to interpolate at the true slice positions"
+            f"{folder.name}: irregular DICOM series ({problem}); it is not a regular grid and resampling it "
+            "was refused (without --refuse-irregular it is interpolated at the true slice positions)"
         )
     return _resample(slices, coords, row, col, normal, spacing, gaps, slice_spacing, dtype, problem, folder.name)
+
+
+@contextlib.contextmanager
+def quiet_itk() -> Iterator[None]:
+    """Silence ITK/GDCM's own warning output (our errors explain the problem in one line)."""
+    import SimpleITK as sitk
+
+    before = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)
+    try:
+        yield
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(before)
 
 
 def _series_files(folder: Path) -> list[str]:
@@ -123,9 +139,11 @@ def _series_files(folder: Path) -> list[str]:
 
     if not folder.is_dir():
         raise SkullVAEError(f"not a folder: {folder}")
-    series = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
+    with quiet_itk():  # GDCM prints its own warnings (e.g. "No Series were found") on stderr
+        series = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
     if not series:
-        raise SkullVAEError(f"no DICOM series found in {folder}")
+        n_files = sum(1 for p in folder.iterdir() if p.is_file())
+        raise SkullVAEError(f"no DICOM series found in {folder} ({n_files} files, none of them a DICOM image)")
     if len(series) > 1:
         counts = [f"{uid} ({len(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), uid))} files)" for uid in series]
         raise SkullVAEError(

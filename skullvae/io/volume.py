@@ -27,6 +27,40 @@ def _as_vec3(value, name: str) -> tuple[float, float, float]:
     return (float(arr[0]), float(arr[1]), float(arr[2]))
 
 
+#: Largest deviation of ``direction.T @ direction`` from the identity that is accepted
+#: (1e-3 is a 0.06° shear; headers rounded to 6 decimals are far inside).
+DIRECTION_TOLERANCE = 1e-3
+
+
+def check_direction(direction: np.ndarray) -> None:
+    """Refuse a direction matrix whose axes are not orthogonal unit vectors.
+
+    ITK and every step after it assume an orthonormal direction (a rotation, possibly
+    with a reflection); a sheared header has no such meaning and is refused rather
+    than silently "repaired" into a different geometry.
+
+    Args:
+        direction: 3×3 matrix, columns are the index axes.
+
+    Raises:
+        SkullVAEError: with the angles between the axes and the axis lengths.
+    """
+    gram = direction.T @ direction
+    if np.abs(gram - np.eye(3)).max() <= DIRECTION_TOLERANCE:
+        return
+    lengths = np.sqrt(np.clip(np.diag(gram), 0.0, None))
+    angles = []
+    for a, b in ((0, 1), (0, 2), (1, 2)):
+        cos = gram[a, b] / max(lengths[a] * lengths[b], 1e-12)
+        angles.append(float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))))
+    raise SkullVAEError(
+        "direction matrix is not orthonormal (angles between the axes "
+        f"{angles[0]:.2f}°, {angles[1]:.2f}°, {angles[2]:.2f}°, axis lengths "
+        f"{', '.join(f'{v:.4f}' for v in lengths)}): a sheared or corrupt header; "
+        "resample the volume onto an orthogonal grid (e.g. harden the transform in 3D Slicer) and try again"
+    )
+
+
 @dataclass
 class Volume:
     """A 3D array with spacing, origin and direction (LPS, millimetres).
@@ -58,8 +92,7 @@ class Volume:
             direction = direction.reshape(3, 3)
         if direction.shape != (3, 3) or not np.all(np.isfinite(direction)):
             raise SkullVAEError(f"direction must be a 3x3 matrix, got shape {direction.shape}")
-        if abs(abs(np.linalg.det(direction)) - 1.0) > 1e-3:
-            raise SkullVAEError("direction matrix is not orthonormal")
+        check_direction(direction)
         self.direction = direction
 
     # -- geometry ---------------------------------------------------------

@@ -22,14 +22,13 @@ import contextlib
 import json
 import logging
 import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
 
 from skullvae.errors import SkullVAEError
+from skullvae.io.atomic import staged_folder
 from skullvae.model.files import sha256_file
 from skullvae.model.onnx_model import ONNX_FORMAT, make_session
 from skullvae.model.run_layout import RunLayout
@@ -109,11 +108,7 @@ def export_onnx(run_dir: str | os.PathLike, overwrite: bool = True) -> Path:
     model = TrainedModel(layout.root, device="cpu")
     if layout.onnx_dir.exists() and not overwrite:
         raise SkullVAEError(f"{layout.onnx_dir} exists (pass --overwrite to export again)")
-    staging = Path(tempfile.mkdtemp(prefix=".onnx.tmp-", dir=layout.root))
-    umask = os.umask(0)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; the export is a normal folder
-    try:
+    with staged_folder(layout.onnx_dir) as staging:  # a killed export's leftovers are removed by the next one
         with torch.no_grad():
             x = torch.zeros((2, 1, *model.grid))
             z = torch.zeros((2, model.vae_config.latent_size))
@@ -132,14 +127,4 @@ def export_onnx(run_dir: str | os.PathLike, overwrite: bool = True) -> Path:
             "check_max_abs_diff": diffs, "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
-        old = None
-        if layout.onnx_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=".onnx.old-", dir=layout.root))
-            os.replace(layout.onnx_dir, old / "onnx")
-        os.replace(staging, layout.onnx_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
     return layout.onnx_dir

@@ -133,10 +133,16 @@ class _progress:
 
     def __enter__(self):
         if self.enabled:
+            from rich.console import Console
+
+            console = Console(stderr=True)
+            self.enabled = console.is_terminal  # no bar in logs and pipes (rich would print its last state)
+        if self.enabled:
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
             self._bar = Progress(
-                TextColumn("synth {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), transient=False
+                TextColumn("synth {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                transient=False, console=console,
             )
             self._bar.__enter__()
             self._task = self._bar.add_task("", total=self.total)

@@ -12,6 +12,7 @@ from skullvae.preprocessing.cleanup import clean_mask
 from skullvae.preprocessing.crop import crop, nonzero_bbox
 from skullvae.preprocessing.intensity import DEFAULT_HU_THRESHOLD, bone_mask
 from skullvae.preprocessing.model_grid import GridFrame
+from skullvae.preprocessing.plausibility import check_skull_extent, precheck_skull_extent
 
 
 @dataclass
@@ -21,7 +22,7 @@ class PreparedCase:
     Args:
         source: the input volume as read (its geometry is the output geometry).
         mask: boolean bone mask on the input grid (same geometry as ``source``).
-        kind: ``"mask"`` or ``"ct"``.
+        kind: ``"mask"``, ``"ct"`` or ``"labels"``.
         bbox: index box ``(lo, hi)`` of the bone (``hi`` exclusive).
         frame: placement of the model grid (None before :meth:`place`).
         grid_array: bone fraction in the model grid, float32.
@@ -52,19 +53,26 @@ class PreparedCase:
         return self
 
 
-def load_mask(volume: Volume, hu_threshold: float = DEFAULT_HU_THRESHOLD, clean: bool = True) -> PreparedCase:
+def load_mask(volume: Volume, hu_threshold: float = DEFAULT_HU_THRESHOLD, clean: bool = True,
+              label: int | None = None, check_extent: bool = True) -> PreparedCase:
     """Make the bone mask of an input volume (no model grid yet).
 
     Args:
-        volume: the input (binary mask or CT in HU), any geometry.
+        volume: the input (binary mask, CT in HU, or label map with ``label``), any geometry.
         hu_threshold: bone threshold for CT input.
         clean: remove small components / table-like plates.
+        label: the bone label of a label map.
+        check_extent: refuse a bone that is not the size of a human skull (see
+            :func:`~skullvae.preprocessing.plausibility.check_skull_extent`), before
+            any allocation beyond the input's own size.
 
     Returns:
         A :class:`PreparedCase` without frame (call :meth:`PreparedCase.place`).
     """
-    mask, kind = bone_mask(volume, hu_threshold)
+    mask, kind = bone_mask(volume, hu_threshold, label)
     info: dict = {"input_kind": kind}
+    if check_extent:  # before the clean-up, whose cost grows with a wrong spacing
+        precheck_skull_extent(mask, volume.spacing)
     box = None
     if clean:
         mask, info["cleanup"] = clean_mask(mask, volume.spacing, closing_voxels=1 if kind == "ct" else 0)
@@ -73,6 +81,8 @@ def load_mask(volume: Volume, hu_threshold: float = DEFAULT_HU_THRESHOLD, clean:
     if box is None:
         box = nonzero_bbox(mask)
     assert box is not None  # bone_mask/clean_mask refuse empty masks
+    if check_extent:
+        info["extent"] = check_skull_extent(box[0], box[1], volume.spacing)
     return PreparedCase(volume, Volume(mask, volume.spacing, volume.origin, volume.direction), kind, box, info=info)
 
 

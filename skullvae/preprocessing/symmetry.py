@@ -70,6 +70,8 @@ def estimate_midsagittal_plane(fraction: np.ndarray, frame: GridFrame, max_point
     """
     vol = frame.as_volume(fraction)
     idx = np.argwhere(fraction > 0.5)
+    if idx.shape[0] < 100 and fraction.max() > 0:  # bone thinner than the working voxels: no voxel is half bone
+        idx = np.argwhere(fraction > 0.5 * float(fraction.max()))
     if idx.shape[0] > max_points:
         idx = idx[:: idx.shape[0] // max_points + 1]
     pts = vol.index_to_physical(idx)

@@ -25,6 +25,7 @@ from skullvae.preprocessing.model_grid import VAULT_DEPTH_MM
 from skullvae.training.common import auto_voxel_mm, finalize_latent, heldout_dice, load_caches, update_config
 from skullvae.training.distributed import barrier, init_distributed, shutdown
 from skullvae.training.loop import LoopSettings, train_loop
+from skullvae.training.resume import check_resume_options, epochs_done, resolve_resume_epochs
 from skullvae.training.state import seed_everything
 
 
@@ -47,7 +48,7 @@ def train_stage1(manifest: str | Path, out_dir: str | Path, *, objective: str = 
                  grid: int | tuple = 64, voxel_mm: float | None = None, latent_size: int = 32,
                  channels: tuple[int, ...] = (8, 16, 32, 64), strides: tuple[int, ...] | None = None,
                  norm: str = "instance", num_res_units: int = 0, shift: int = 2,
-                 settings: LoopSettings | None = None, resume: bool = False) -> dict:
+                 settings: LoopSettings | None = None, resume: bool = False, requested: dict | None = None) -> dict:
     """Run stage 1 into ``out_dir``.
 
     Args:
@@ -60,7 +61,11 @@ def train_stage1(manifest: str | Path, out_dir: str | Path, *, objective: str = 
         latent_size, channels, strides, norm, num_res_units: architecture.
         shift: augmentation shift in voxels.
         settings: loop settings.
-        resume: continue an interrupted run (its stored config wins).
+        resume: continue an interrupted run (its stored config is kept).
+        requested: on resume, the options the user gave again (names as in
+            :data:`~skullvae.training.resume.STAGE1_STORED`, plus ``epochs`` and
+            ``data``): a changed one is refused, a larger ``epochs`` extends the run
+            (see :mod:`skullvae.training.resume`).
 
     Returns:
         Summary dict (times, final metrics, latent KL).
@@ -78,7 +83,13 @@ def train_stage1(manifest: str | Path, out_dir: str | Path, *, objective: str = 
             obj_cfg = dict(config["objective"])
             shift = int(config["data"].get("shift", 0))
             s1 = config["stage1"]
-            settings.epochs, settings.batch_size, settings.lr, settings.seed = s1["epochs"], s1["batch_size"], s1["lr"], s1["seed"]
+            requested = dict(requested or {})
+            check_resume_options(config, 1, requested)
+            done = epochs_done(layout.metrics_csv(1))
+            total = resolve_resume_epochs(int(s1["epochs"]), requested.get("epochs"), done, 1)
+            if total != s1["epochs"] and info.is_main:
+                update_config(layout, {"stage1": {**s1, "epochs": total}})
+            settings.epochs, settings.batch_size, settings.lr, settings.seed = total, s1["batch_size"], s1["lr"], s1["seed"]
         else:
             if layout.config.is_file():
                 raise SkullVAEError(f"{out_dir} already holds a run; pass --resume to continue it or choose another --out")
@@ -124,6 +135,7 @@ def train_stage1(manifest: str | Path, out_dir: str | Path, *, objective: str = 
                              resume=resume)
         t_train = time.perf_counter() - t1
         summary = {"data_s": t_data, "train_s": t_train, "epochs_done": history[-1]["epoch"] if history else 0,
+                   "epochs_total": settings.epochs, "epochs_before": done if resume else 0,
                    "final": history[-1] if history else {}}
         finished = bool(history) and history[-1]["epoch"] >= settings.epochs
         if info.is_main and finished:

@@ -29,6 +29,7 @@ from skullvae.objectives.reconstruction import dice_bce
 from skullvae.training.common import finalize_latent, heldout_dice, load_caches, update_config
 from skullvae.training.distributed import barrier, init_distributed, shutdown
 from skullvae.training.loop import LoopSettings, train_loop
+from skullvae.training.resume import check_resume_options, epochs_done, resolve_resume_epochs
 from skullvae.training.state import seed_everything
 
 logger = logging.getLogger(__name__)
@@ -45,13 +46,15 @@ def load_stage1_encoder(layout: RunLayout, cfg: VAEConfig) -> Encoder:
 
 
 def train_stage2(run_dir: str | Path, *, settings: LoopSettings | None = None, resume: bool = False,
-                 dice_weight: float = 1.0, export_onnx: bool = True) -> dict:
+                 dice_weight: float = 1.0, export_onnx: bool = True, requested: dict | None = None) -> dict:
     """Run stage 2 in an existing stage-1 run folder.
 
     Args:
         run_dir: run folder with stage-1 weights.
         settings: loop settings (``epochs``, ``batch_size``, ``lr``, device...).
-        resume: continue an interrupted stage 2 (its stored settings win).
+        resume: continue an interrupted stage 2 (its stored settings are kept).
+        requested: on resume, the options the user gave again (``epochs``,
+            ``batch_size``, ``lr``, ``seed``): see :mod:`skullvae.training.resume`.
         dice_weight: Dice weight in the reconstruction loss.
         export_onnx: when finished, export the model to ``RUN_DIR/onnx/`` for fast
             CPU completion (a failed export is a warning, not an error).
@@ -69,7 +72,12 @@ def train_stage2(run_dir: str | Path, *, settings: LoopSettings | None = None, r
             if not layout.train_state(2).is_file():
                 raise SkullVAEError(f"cannot resume: {run_dir} has no stage-2 state")
             s2 = config.get("stage2", {})
-            settings.epochs = s2.get("epochs", settings.epochs)
+            requested = dict(requested or {})
+            check_resume_options(config, 2, requested)
+            done = epochs_done(layout.metrics_csv(2))
+            settings.epochs = resolve_resume_epochs(int(s2.get("epochs", settings.epochs)), requested.get("epochs"), done, 2)
+            if settings.epochs != s2.get("epochs") and info.is_main:
+                update_config(layout, {"stage2": {**s2, "epochs": settings.epochs}})
             settings.batch_size = s2.get("batch_size", settings.batch_size)
             settings.lr, settings.seed = s2.get("lr", settings.lr), s2.get("seed", settings.seed)
         elif layout.stage2_weights.is_file():
@@ -106,7 +114,8 @@ def train_stage2(run_dir: str | Path, *, settings: LoopSettings | None = None, r
                              csv_path=layout.metrics_csv(2), png_path=layout.loss_curve(2),
                              evaluate=lambda: heldout_dice(encoder, decoder, val, settings.device), resume=resume)
         summary = {"data_s": t_data, "train_s": time.perf_counter() - t1,
-                   "epochs_done": history[-1]["epoch"] if history else 0, "final": history[-1] if history else {}}
+                   "epochs_done": history[-1]["epoch"] if history else 0, "epochs_total": settings.epochs,
+                   "epochs_before": done if resume else 0, "final": history[-1] if history else {}}
         finished = bool(history) and history[-1]["epoch"] >= settings.epochs
         if info.is_main and finished:
             report = finalize_latent(encoder, train, settings.device, layout, {"stage": 2})
