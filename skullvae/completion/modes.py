@@ -67,10 +67,11 @@ def run_completion(case: PreparedCase, opts: CompletionOptions, model=None) -> C
     result = _run_vae(case, replace(opts, mode="dev") if auto else opts, model,
                       min_fit=MIN_INPUT_FIT_DICE if auto else None)
     if isinstance(result, float):  # auto, and the model does not know this skull
+        instead = ("the rim step chooses between the skull's mirror image and its own rim surfaces" if opts.rim
+                   else "the mirror baseline is used instead")
         logger.warning(
             "the model reconstructs this skull poorly (Dice %.2f < %.2f): it is unlike the skulls the model "
-            "was trained on, so the mirror baseline is used instead (--mode dev forces the model's completion)",
-            result, MIN_INPUT_FIT_DICE)
+            "was trained on, so %s (--mode dev forces the model's completion)", result, MIN_INPUT_FIT_DICE, instead)
         mirror = run_completion(case, replace(opts, mode="mirror"))
         mirror.info.update(requested_mode="auto", fallback={
             "from": "dev", "input_fit_dice": result, "min_input_fit_dice": MIN_INPUT_FIT_DICE})

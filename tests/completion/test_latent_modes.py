@@ -123,4 +123,4 @@ def test_auto_is_dev_for_a_known_skull_and_mirror_for_an_unknown_one(caplog):
         unknown = run_completion(prepare_case(defective, misfit.config), opts, misfit)
     assert unknown.mode == "mirror" and unknown.info["requested_mode"] == "auto"
     assert unknown.info["fallback"]["input_fit_dice"] < 0.7
-    assert "mirror baseline is used instead" in caplog.text
+    assert "the rim step chooses between the skull's mirror image and its own rim surfaces" in caplog.text
