@@ -26,6 +26,16 @@ _THREADS: "weakref.WeakSet[threading.Thread]" = weakref.WeakSet()
 #: Seconds :meth:`ForkedJob.wait` waits for the child before giving up on it.
 CHILD_TIMEOUT_S = 120.0
 
+#: Environment variable: comma-separated job names (or ``all``) to run in the calling
+#: thread instead (``benchmarks/concurrency_savings.py`` measures what each job saves).
+SERIAL_ENV = "SKULLVAE_SERIAL"
+
+
+def runs_serially(name: str) -> bool:
+    """Whether the job ``name`` is to run in the caller (see :data:`SERIAL_ENV`)."""
+    wanted = {w.strip() for w in os.environ.get(SERIAL_ENV, "").split(",") if w.strip()}
+    return "all" in wanted or name in wanted
+
 
 class BackgroundThread:
     """Run ``fn()`` in a thread; :meth:`join` returns its result or raises its error.
@@ -41,6 +51,10 @@ class BackgroundThread:
         self._error: BaseException | None = None
         #: Set when ``fn`` has returned or raised (wait on it without taking the result or error).
         self.done = threading.Event()
+        self._thread = None
+        if runs_serially(name):
+            self._run()
+            return
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         _THREADS.add(self._thread)
         self._thread.start()
@@ -62,7 +76,8 @@ class BackgroundThread:
         Raises:
             Whatever ``fn`` raised.
         """
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         if self._error is not None:
             raise self._error
         return self._result
@@ -97,12 +112,13 @@ class ForkedJob:
         prepare: called in the child at once; returns the ``finish`` callable.
         nice: raise the child's niceness by this much (lower CPU priority), for
             work that only has to be ready by the time the parent waits for it.
+        name: the job's name (see :func:`runs_serially`).
     """
 
-    def __init__(self, prepare: Callable[[], Callable[[Any], None]], nice: int = 0):
+    def __init__(self, prepare: Callable[[], Callable[[Any], None]], nice: int = 0, name: str = "skullvae-fork"):
         self._proc = None
         self._conn = None
-        if "fork" not in multiprocessing.get_all_start_methods() or any(t.is_alive() for t in list(_THREADS)):
+        if runs_serially(name) or "fork" not in multiprocessing.get_all_start_methods() or any(t.is_alive() for t in list(_THREADS)):
             return
         ctx = multiprocessing.get_context("fork")
         receive, self._conn = ctx.Pipe(duplex=False)

@@ -87,7 +87,7 @@ def _checked_in_background(input_path: Path):
     body (a corrupt file explains whatever went wrong after reading it). A failed
     child is followed by the check in this process, which raises the error.
     """
-    job = ForkedJob(lambda: _check_job(input_path), nice=5)  # needed only once the implant exists
+    job = ForkedJob(lambda: _check_job(input_path), nice=5, name="skullvae-check")  # needed only once the implant exists
     if job.started:
         job.send(None)
 

@@ -40,7 +40,7 @@ def start_preview_worker() -> ForkedJob:
     The child runs at a lower CPU priority: on a busy machine the parent's stages,
     which everything waits for, go first, and the child uses the idle time.
     """
-    return ForkedJob(_worker, nice=5)
+    return ForkedJob(_worker, nice=5, name="skullvae-preview")
 
 
 def preview_message(path: Path, volume: Volume, mask: np.ndarray, completion, implant) -> dict:
