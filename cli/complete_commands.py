@@ -114,7 +114,9 @@ def _print_summary(report: dict) -> None:
     mode = report["mode"]
     fallback = report.get("completion", {}).get("fallback")
     if fallback:
-        mode += f" (auto: the model fits this skull with Dice {fallback['input_fit_dice']:.2f} < {fallback['min_input_fit_dice']})"
+        instead = "not used as a prior" if report.get("completion", {}).get("rim") else "mirror baseline"
+        mode = (f"auto (the model fits this skull with Dice {fallback['input_fit_dice']:.2f} < "
+                f"{fallback['min_input_fit_dice']}: {instead})")
     console.print(
         f"[bold]{mode}[/bold] completion → {report['output_dir']}\n"
         f"  implant {imp['volume_cm3']:.2f} cm³, size {' × '.join(f'{s:.0f}' for s in imp['size_mm'])} mm; "

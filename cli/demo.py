@@ -43,9 +43,8 @@ def main(out: str = "demo_out") -> None:
     ])
     done = out_dir / "completed_skull_000"
     _run([
-        "complete", str(data / "defective" / "parietotemporal" / case), "-o", str(done),
-        "--defect-type", "parietotemporal", "--overwrite",
-    ])
+        "complete", str(data / "defective" / "parietotemporal" / case), "-o", str(done), "--overwrite",
+    ])  # no --defect-type: the rim step finds the defect
     _run([
         "metrics", str(done / "implant.nii.gz"), str(data / "implant" / "parietotemporal" / case),
         "--defective", str(data / "defective" / "parietotemporal" / case),
@@ -54,7 +53,8 @@ def main(out: str = "demo_out") -> None:
     real = REAL / "skullbreak_parietotemporal_001.nii.gz"
     if real.exists():
         # The bundled model has seen synthetic skulls only and does not fit this real
-        # skull (see README): the default mode, auto, notices and uses the mirror baseline.
+        # skull (see README): the default mode, auto, notices and leaves the model out; the
+        # rim step builds the implant from the skull's own rim (and its mirror image).
         _run(["info", str(real)])
         _run(["complete", str(real), "-o", str(out_dir / "real_skullbreak"), "--overwrite"])
     else:

@@ -67,8 +67,15 @@ def preview_message(path: Path, volume: Volume, mask: np.ndarray, completion, im
         "implant_geometry": (cropped.spacing, cropped.origin, np.asarray(cropped.direction)),
         "center": center, "spacing": tuple(volume.spacing),
         "context": _near(context, _voxel_bounds(cropped), CONTEXT_MARGIN_MM),
-        "title": f"skullvae complete --mode {completion.mode}: implant {implant.volume_cm3:.1f} cm³",
+        "title": _title(completion, implant),
     }
+
+
+def _title(completion, implant) -> str:
+    mode = completion.info.get("requested_mode", completion.mode)
+    rim = completion.info.get("rim")
+    prior = f", rim step with the {rim['prior']} prior" if rim else ""
+    return f"skullvae complete --mode {mode}{prior}: implant {implant.volume_cm3:.1f} cm³"
 
 
 def draw_preview(message: dict) -> None:
