@@ -90,7 +90,7 @@ def _complete_one(input_path: Path, output: Optional[Path], opts, overwrite: boo
     from skullvae.completion.pipeline import complete_case
     from skullvae_cli.console import make_console
 
-    stages = ["read", "preprocess", "complete", "implant", "mesh", "write"]
+    stages = ["load_model", "read", "preprocess", "prior", "implant", "mesh", "write"]
     if not show_progress:
         return complete_case(input_path, output, opts, overwrite=overwrite)
     console = make_console(stderr=True)  # a bar only on a terminal: nothing stray in logs and pipes

@@ -1,27 +1,18 @@
-"""Two small tools to use both CPU cores while the outputs are written.
+""":class:`ForkedJob`: GIL-bound work (matplotlib's preview) in a forked child.
 
-* :class:`BackgroundThread` runs a function in a thread and re-raises its error
-  on :meth:`~BackgroundThread.join`. Worth it for work that releases the GIL
-  (SimpleITK filters and writers, zlib, large NumPy copies).
-* :class:`ForkedJob` runs GIL-bound work (matplotlib) in a forked child: the child
-  prepares at once, then waits for one message from the parent before it
-  finishes. Where ``fork`` is unavailable it does nothing and the caller runs the
-  work itself.
+The child prepares at once, then waits for one message from the parent before it
+finishes. Where ``fork`` is unavailable, or the job is named in
+:data:`SERIAL_ENV`, it does nothing and the caller runs the work itself. It is the
+only job ``complete`` runs beside its stages: it saves 26 % of a 512³ case's wall
+time (``benchmarks/concurrency_savings.py``); threads for the integrity check, the
+model load, imports and volume writes saved less and were removed.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import multiprocessing
 import os
-import threading
-import weakref
-from typing import Any, Callable, Iterator
-
-#: Threads started by :class:`BackgroundThread` (a child forked while one of them runs
-#: could inherit a lock it holds, e.g. an import lock, so :class:`ForkedJob` then declines).
-_THREADS: "weakref.WeakSet[threading.Thread]" = weakref.WeakSet()
+from typing import Any, Callable
 
 #: Seconds :meth:`ForkedJob.wait` waits for the child before giving up on it.
 CHILD_TIMEOUT_S = 120.0
@@ -37,76 +28,14 @@ def runs_serially(name: str) -> bool:
     return "all" in wanted or name in wanted
 
 
-class BackgroundThread:
-    """Run ``fn()`` in a thread; :meth:`join` returns its result or raises its error.
-
-    Args:
-        fn: the function to run (no arguments).
-        name: thread name (for debugging).
-    """
-
-    def __init__(self, fn: Callable[[], Any], name: str = "skullvae-background"):
-        self._fn = fn
-        self._result: Any = None
-        self._error: BaseException | None = None
-        #: Set when ``fn`` has returned or raised (wait on it without taking the result or error).
-        self.done = threading.Event()
-        self._thread = None
-        if runs_serially(name):
-            self._run()
-            return
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        _THREADS.add(self._thread)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            self._result = self._fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the joining thread
-            self._error = exc
-        finally:
-            self.done.set()
-
-    def join(self) -> Any:
-        """Wait for the thread.
-
-        Returns:
-            What ``fn`` returned.
-
-        Raises:
-            Whatever ``fn`` raised.
-        """
-        if self._thread is not None:
-            self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._result
-
-
-def wait_for_background_threads(timeout: float = CHILD_TIMEOUT_S) -> None:
-    """Wait for every running :class:`BackgroundThread` (their results and errors are dropped).
-
-    Call it before an error leaves the library: a thread still inside a C++ library
-    (ONNX Runtime creating a session, SimpleITK) while the interpreter shuts down
-    can abort the whole process ("terminate called without an active exception",
-    SIGABRT) instead of letting it exit with its error.
-
-    Args:
-        timeout: seconds to wait for each thread at most.
-    """
-    current = threading.current_thread()
-    for thread in list(_THREADS):
-        if thread is not current and thread.is_alive():
-            thread.join(timeout)
-
-
 class ForkedJob:
     """``finish = prepare()`` in a forked child, then ``finish(message)`` once the parent sends it.
 
     The child reports only success or failure (its exit status); on failure, or
     when no child was started (:attr:`started` is False: no ``fork`` on this
-    platform, or a :class:`BackgroundThread` is still running), the parent should
-    run the work itself to get the result or the error.
+    platform, or the job runs serially), the parent should run the work itself to
+    get the result or the error. Start it before any thread: a child forked while
+    another thread holds a lock (an import lock) could inherit it.
 
     Args:
         prepare: called in the child at once; returns the ``finish`` callable.
@@ -118,7 +47,7 @@ class ForkedJob:
     def __init__(self, prepare: Callable[[], Callable[[Any], None]], nice: int = 0, name: str = "skullvae-fork"):
         self._proc = None
         self._conn = None
-        if runs_serially(name) or "fork" not in multiprocessing.get_all_start_methods() or any(t.is_alive() for t in list(_THREADS)):
+        if runs_serially(name) or "fork" not in multiprocessing.get_all_start_methods():
             return
         ctx = multiprocessing.get_context("fork")
         receive, self._conn = ctx.Pipe(duplex=False)
@@ -181,45 +110,3 @@ def _child_main(prepare, receive, send_end, nice: int) -> None:
     except BaseException:  # noqa: BLE001 - the parent re-runs the job to report the error
         pass
     os._exit(code)  # no atexit handlers of the parent's state in the child
-
-
-@contextlib.contextmanager
-def held_log_records(name: str = "skullvae") -> Iterator[None]:
-    """Hold the records logged under ``name`` (from any thread) until the body ends.
-
-    They are handled when the body succeeds and dropped when it raises, so that an
-    error that explains everything (a corrupt input found by a check running
-    beside the body) is not preceded by warnings that the corrupt data caused.
-
-    Args:
-        name: the logger whose records (and its children's) are held.
-    """
-    held: list[logging.LogRecord] = []
-    seen: set[int] = set()
-    lock = threading.Lock()
-
-    class _Hold(logging.Filter):
-        def filter(self, record: logging.LogRecord) -> bool:
-            if record.name != name and not record.name.startswith(name + "."):
-                return True
-            with lock:
-                if id(record) not in seen:
-                    seen.add(id(record))
-                    held.append(record)
-            return False
-
-    hold = _Hold()
-    handlers = []
-    logger: logging.Logger | None = logging.getLogger(name)
-    while logger is not None:
-        handlers += logger.handlers
-        logger = logger.parent if logger.propagate else None
-    for handler in handlers:
-        handler.addFilter(hold)
-    try:
-        yield
-    finally:
-        for handler in handlers:
-            handler.removeFilter(hold)
-    for record in held:  # reached only when the body succeeded
-        logging.getLogger(record.name).handle(record)

@@ -1,9 +1,8 @@
 """Output files of one completion: volumes, STL, preview PNG and report JSON.
 
-:class:`OutputWriter` writes them while the implant is being meshed: the volumes
-in a thread (SimpleITK and zlib release the GIL), the preview in the child forked
-at the start of ``complete`` (matplotlib does not release it; see
-:mod:`skullvae.completion.preview`).
+:class:`OutputWriter` hands the preview to the child forked at the start of
+``complete`` (matplotlib holds the GIL; see :mod:`skullvae.completion.preview`),
+which draws it while the implant is meshed and the other files are written.
 """
 
 from __future__ import annotations
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from skullvae.completion.concurrency import BackgroundThread, ForkedJob
+from skullvae.completion.concurrency import ForkedJob
 from skullvae.completion.preview import draw_preview, preview_message
 from skullvae.io.atomic import atomic_write_text
 from skullvae.io.volume import Volume
@@ -22,10 +21,10 @@ from skullvae.io.writers import write_image, write_volume
 
 
 class OutputWriter:
-    """Writes every output of one completion into ``folder``, overlapping the meshing.
+    """Writes every output of one completion into ``folder``; the preview is drawn beside the meshing.
 
     Use as a context manager around the meshing; an error inside it stops the
-    background work before the folder is cleaned up.
+    preview child before the folder is cleaned up.
 
     Args:
         folder: the (staging) output folder.
@@ -44,33 +43,25 @@ class OutputWriter:
         self.volume, self.case, self.completion, self.implant = volume, case, completion, implant
         self._preview = preview
         self._message: dict | None = None
-        self._volumes: BackgroundThread | None = None
 
     def __enter__(self) -> "OutputWriter":
-        # The child draws the preview at once, beside the meshing and the volume writes.
+        # The child draws the preview at once, beside the meshing and the writes.
         self._message = preview_message(self.folder / "preview.png", self.volume, self.case.mask.array,
                                         self.completion, self.implant)
         if self._preview is not None:
             self._preview.send(self._message)
-        self._volumes = BackgroundThread(self._write_volumes, name="skullvae-write-volumes")
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            if self._preview is not None:
-                self._preview.cancel()
-            if self._volumes is not None:
-                try:
-                    self._volumes.join()
-                except BaseException:  # noqa: BLE001 - the first error is the one reported
-                    pass
+        if exc_type is not None and self._preview is not None:
+            self._preview.cancel()
 
     def finish(self, mesh) -> None:
         """Write the STL of ``mesh``; wait for the volumes and the preview to be written."""
         from skullvae.implant.mesh import write_stl
 
         write_stl(mesh, self.folder / "implant.stl")
-        self._volumes.join()  # type: ignore[union-attr]
+        self._write_volumes()
         if self._preview is None or not self._preview.wait():
             draw_preview(self._message)  # type: ignore[arg-type]  # no child, or it failed: here (and raise its error)
 

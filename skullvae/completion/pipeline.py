@@ -1,31 +1,27 @@
 """``complete_case``: defective skull → completed skull, implant, STL, preview, report.
 
-Stages (each timed for the report): read → preprocess → complete → implant →
-mesh → write. All outputs are built in a hidden temporary folder beside the
-output folder and moved into place only when every stage succeeded, so an error
-leaves nothing behind.
+Stages (each timed for the report), top to bottom in :func:`_run_stages`:
+read → preprocess → prior (the mode's completed skull, :mod:`skullvae.completion.modes`)
+→ implant (the defect regions and their implants, :func:`make_implant`) → mesh →
+write. All outputs are built in a hidden temporary folder beside the output folder
+and moved into place only when every stage succeeded, so an error leaves nothing
+behind.
 
-Two cores are used where the stages allow it: two child processes are forked at
-the start, one that imports matplotlib and later draws the preview (see
-:mod:`skullvae.completion.preview`), one that runs the input's gzip integrity
-check (whose error, if any, replaces whatever failed after the read); while the
-main thread reads and preprocesses, background threads load the model (VAE
-modes) and import the later stages' libraries; the volumes are written in a
-thread while the implant is meshed (see :mod:`skullvae.completion.outputs`).
-The modes themselves are in :mod:`skullvae.completion.modes`.
+One job runs beside them: a child forked at the start imports matplotlib and draws
+the preview (:mod:`skullvae.completion.preview`). It saves 26 % of a 512³ case's wall
+time; the integrity check, model load, imports and volume writes that used to run in
+threads or children saved less, or nothing once together
+(``benchmarks/concurrency_savings.py``), and now run in order.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-from skullvae.completion.concurrency import (BackgroundThread, ForkedJob, held_log_records,
-                                             wait_for_background_threads)
 from skullvae.completion.engine import load_completion_model, resolve_device
 from skullvae.completion.modes import input_fit_dice, run_completion
 from skullvae.completion.options import DEFAULT_MODE, MIN_INPUT_FIT_DICE, MODES, CompletionOptions
@@ -33,7 +29,7 @@ from skullvae.completion.preview import start_preview_worker
 from skullvae.errors import SkullVAEError
 from skullvae.io.atomic import staged_folder
 from skullvae.io.formats import volume_extension, volume_stem
-from skullvae.io.readers import check_volume_file, read_volume
+from skullvae.io.readers import read_volume
 from skullvae.preprocessing.pipeline import load_mask
 
 __all__ = ["DEFAULT_MODE", "MIN_INPUT_FIT_DICE", "MODES", "CompletionOptions", "complete_case", "default_output_dir",
@@ -54,55 +50,6 @@ def _load_model(opts: CompletionOptions):
     """``(device, model)`` for a VAE mode."""
     device = resolve_device(opts.device)
     return device, load_completion_model(opts.model, device, opts.engine, opts.mode)
-
-
-def _warm_imports(mode: str) -> None:
-    """Import the modules of the later stages ahead of time (the preview child imports matplotlib)."""
-    import importlib
-
-    names = ["skimage.measure", "trimesh"]
-    if mode in ("mirror", "auto"):  # auto may fall back to mirror
-        names.insert(0, "scipy.optimize")
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except ImportError:  # the stage that needs it reports the problem
-            pass
-
-
-def _check_job(input_path: Path):
-    """``finish`` for a :class:`ForkedJob` whose child checks the input (its exit status is the verdict)."""
-    check_volume_file(input_path)
-    return lambda message: None
-
-
-@contextlib.contextmanager
-def _checked_in_background(input_path: Path):
-    """Run the input's integrity check (:func:`check_volume_file`) beside the body.
-
-    The check decompresses the whole file once more; it runs in a forked child (so
-    it takes nothing from the main thread's GIL), or in a thread where there is no
-    ``fork``. The body reads the volume without the check; the check is waited for
-    before the body's results are used, and its error replaces any error of the
-    body (a corrupt file explains whatever went wrong after reading it). A failed
-    child is followed by the check in this process, which raises the error.
-    """
-    job = ForkedJob(lambda: _check_job(input_path), nice=5, name="skullvae-check")  # needed only once the implant exists
-    if job.started:
-        job.send(None)
-
-        def join():
-            if not job.wait():
-                check_volume_file(input_path)
-    else:
-        join = BackgroundThread(lambda: check_volume_file(input_path), name="skullvae-check").join
-    with held_log_records():  # warnings wait for the check: a corrupt input explains them
-        try:
-            yield
-        except BaseException:
-            join()
-            raise
-        join()
 
 
 def _check_output_dir(out_dir: Path, overwrite: bool, input_path: Path) -> None:
@@ -199,7 +146,6 @@ def complete_case(input_path: str | os.PathLike, out_dir: str | os.PathLike | No
         return _run_stages(input_path, out_dir, ext, opts, step, lap, timings, preview)
     except BaseException:
         preview.cancel()
-        wait_for_background_threads()  # a model still loading could abort the process at exit (SIGABRT)
         raise
 
 
@@ -209,46 +155,28 @@ def _run_stages(input_path: Path, out_dir: Path, ext: str, opts: CompletionOptio
     from skullvae.completion.report import build_report
     from skullvae.implant.mesh import mask_to_mesh
 
-    # Work for the second core while the first reads and preprocesses: the input's integrity
-    # check (a forked child: it must start before any thread), the model (VAE modes), then the
-    # slow imports of later stages (they mostly hold the GIL, and the model is needed first).
-    # The preview child imports matplotlib.
-    with _checked_in_background(input_path):
-        loading = None if opts.mode == "mirror" else BackgroundThread(lambda: _load_model(opts), name="skullvae-model")
-
-        def warm_up():
-            if loading is not None:
-                loading.done.wait()
-            _warm_imports(opts.mode)
-
-        warm = BackgroundThread(warm_up, name="skullvae-imports")
-        step("read")
-        volume = read_volume(input_path, check=False)
-        lap("read")
-        step("preprocess")
-        try:
-            case = load_mask(volume, opts.hu_threshold, label=opts.label)
-        except SkullVAEError:
-            if loading is not None:
-                loading.join()  # a model error comes first, as if the model had been loaded before
-            raise
-        lap("preprocess")
-        model = None
-        device = "cpu"
-        if loading is not None:
-            device, model = loading.join()
-            lap("load_model")  # only the wait left after reading and preprocessing
-        step("complete")
-        completion = run_completion(case, opts, model)
-        lap("complete")
-        step("implant")
-        implant, rim = make_implant(case, completion, opts, model)
+    model = None
+    device = "cpu"
+    if opts.mode != "mirror":  # a model error comes before any work on the input
+        step("load_model")
+        device, model = _load_model(opts)
+        lap("load_model")
+    step("read")
+    volume = read_volume(input_path)  # with the integrity check: a corrupt file fails here
+    lap("read")
+    step("preprocess")
+    case = load_mask(volume, opts.hu_threshold, label=opts.label)
+    lap("preprocess")
+    step("prior")
+    completion = run_completion(case, opts, model)
+    lap("prior")
+    step("implant")  # the defect regions and their implants
+    implant, rim = make_implant(case, completion, opts, model)
     lap("implant")
-    warm.join()
     from skullvae.completion.outputs import OutputWriter, write_report
 
     with staged_folder(out_dir) as tmp:
-        with OutputWriter(tmp, ext, volume, case, completion, implant, preview) as outputs:  # writes while meshing
+        with OutputWriter(tmp, ext, volume, case, completion, implant, preview) as outputs:
             step("mesh")
             mesh = mask_to_mesh(implant.cropped, smooth_iterations=opts.smooth, decimate=opts.decimate)
             lap("mesh")

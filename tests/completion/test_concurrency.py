@@ -1,25 +1,14 @@
 """Background work of ``complete``: threads, the forked preview job, deferred input checks."""
 
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from skullvae.completion.concurrency import BackgroundThread, ForkedJob
+from skullvae.completion.concurrency import ForkedJob
 from skullvae.completion.pipeline import CompletionOptions, complete_case
 from skullvae.errors import SkullVAEError
 from skullvae.io import Volume, write_volume
-
-
-def test_background_thread_returns_the_result_or_raises_the_error():
-    assert BackgroundThread(lambda: 41 + 1).join() == 42
-
-    def fail():
-        raise SkullVAEError("boom")
-
-    with pytest.raises(SkullVAEError, match="boom"):
-        BackgroundThread(fail).join()
 
 
 def _write_prepared(path: Path):
@@ -46,14 +35,10 @@ def test_forked_job_finishes_with_the_message_and_reports_failure(tmp_path):
     assert not (tmp_path / "cancelled.txt").exists()
 
 
-def test_no_fork_while_a_background_thread_runs(tmp_path):
-    release = threading.Event()
-    busy = BackgroundThread(release.wait)
-    try:
-        assert not ForkedJob(_write_prepared(tmp_path / "x.txt")).started
-    finally:
-        release.set()
-        busy.join()
+def test_a_job_named_in_skullvae_serial_runs_in_the_caller(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKULLVAE_SERIAL", "skullvae-preview")
+    assert not ForkedJob(_write_prepared(tmp_path / "x.txt"), name="skullvae-preview").started
+    assert not (tmp_path / "x.txt").exists()
 
 
 def _bad_input(kind: str, folder: Path) -> Path:
