@@ -23,7 +23,7 @@ from skullvae.implant.rim_fill import (RIM_CELLS, RING_MM, Prior, choose_prior, 
                                        mirror_cells, profile_prior, rasterise_shell, sphere_for_spacing, unknown_cells)
 from skullvae.io.volume import Volume
 from skullvae.preprocessing.crop import crop, nonzero_bbox
-from skullvae.preprocessing.model_grid import _block_reduce
+from skullvae.preprocessing.model_grid import block_reduce
 
 __all__ = ["MEASURE_SPACING_MM", "RimResult", "axes_from_plane", "rim_gap_mm", "rim_implant"]
 
@@ -56,7 +56,7 @@ def _measuring_mask(mask: Volume) -> Volume:
     factors = tuple(max(1, int(MEASURE_SPACING_MM / s + 1e-6)) for s in mask.spacing)
     if all(f == 1 for f in factors):
         return mask
-    reduced = _block_reduce(mask.with_array(np.asarray(mask.array, dtype=bool)), factors)  # type: ignore[arg-type]
+    reduced = block_reduce(mask.with_array(np.asarray(mask.array, dtype=bool)), factors)  # type: ignore[arg-type]
     return reduced.with_array(reduced.array >= 0.5)
 
 

@@ -191,7 +191,7 @@ def frame_for(
     return GridFrame(center, float(voxel_mm), tuple(int(g) for g in grid), rotation, floor)  # type: ignore[arg-type]
 
 
-def _block_reduce(volume: Volume, factors: tuple[int, int, int]) -> Volume:
+def block_reduce(volume: Volume, factors: tuple[int, int, int]) -> Volume:
     """Average ``factors`` blocks (exact geometry: the new voxel centre is the block centre)."""
     arr = volume.array
     if not any(f > 1 for f in factors):
@@ -242,7 +242,7 @@ def to_grid(volume: Volume, frame: GridFrame) -> np.ndarray:
 
     factors = tuple(max(1, int(np.floor(frame.voxel_mm / s / 1.5))) for s in volume.spacing)
     arr = volume.array if volume.array.dtype.kind in "fb" else volume.array != 0
-    src = _block_reduce(volume.with_array(arr), factors)  # type: ignore[arg-type]
+    src = block_reduce(volume.with_array(arr), factors)  # type: ignore[arg-type]
     image = src.to_sitk()
     target = frame.as_volume(np.zeros(frame.grid, dtype=np.uint8)).to_sitk()
     out = sitk.Resample(sitk.Cast(image, sitk.sitkFloat32), target, sitk.Transform(), sitk.sitkLinear, 0.0, sitk.sitkFloat32)

@@ -5,7 +5,7 @@ import pytest
 
 from skullvae import Volume
 from skullvae.preprocessing.cleanup import _block_max
-from skullvae.preprocessing.model_grid import _block_reduce
+from skullvae.preprocessing.model_grid import block_reduce
 
 
 def _layouts(a: np.ndarray):
@@ -27,7 +27,7 @@ def test_block_max_equals_reduceat(factor):
 def test_block_mean_of_a_mask_equals_the_float_sum(factors):
     rng = np.random.default_rng(sum(factors))
     for a in _layouts(rng.random((37, 41, 29)) < 0.3):
-        got = _block_reduce(Volume(a, (0.4, 0.5, 0.6)), factors)
+        got = block_reduce(Volume(a, (0.4, 0.5, 0.6)), factors)
         shape = [s // f * f for s, f in zip(a.shape, factors)]
         cut = a[: shape[0], : shape[1], : shape[2]]
         expected = np.zeros([s // f for s, f in zip(shape, factors)], np.float32)
