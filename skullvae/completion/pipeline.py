@@ -76,8 +76,7 @@ def make_implant(case, completion, opts: CompletionOptions, model=None):
         from skullvae.implant.extract import extract_implant
 
         return extract_implant(completion.probability, completion.frame, completion.defective, case.mask,
-                               core_mm=completion.core_mm, reconstruction=completion.reconstruction,
-                               bone_distance=completion.bone_distance), None
+                               core_mm=completion.core_mm, reconstruction=completion.reconstruction), None
     from skullvae.implant.rim_implant import rim_implant
 
     plane = completion.info.get("plane")

@@ -25,9 +25,6 @@ class Completion:
         reconstruction: optional model reconstruction of the *defective* input in
             the same frame; bone there is model misfit, not defect, and is
             excluded from the implant.
-        bone_distance: optional distance (mm) from the defective bone in the frame
-            (:func:`~skullvae.implant.extract.bone_distance_mm`), computed
-            beside the completion; None = computed during implant extraction.
     """
 
     mode: str
@@ -38,4 +35,3 @@ class Completion:
     info: dict = field(default_factory=dict)
     core_mm: float | None = None
     reconstruction: np.ndarray | None = None
-    bone_distance: np.ndarray | None = None

@@ -87,7 +87,7 @@ class Implant:
 
 def defect_region(probability: np.ndarray, defective: np.ndarray, frame: GridFrame,
                   core_mm: float | None = None, min_fraction: float = 0.2,
-                  reconstruction: np.ndarray | None = None, bone_distance: np.ndarray | None = None) -> np.ndarray:
+                  reconstruction: np.ndarray | None = None) -> np.ndarray:
     """The grid voxels that belong to the defect (completed, not defective, near a core).
 
     Args:
@@ -102,7 +102,6 @@ def defect_region(probability: np.ndarray, defective: np.ndarray, frame: GridFra
         reconstruction: optional model reconstruction of the defective input; where
             it already has bone the completion merely repeats the model's misfit,
             so those voxels are not implant candidates.
-        bone_distance: :func:`bone_distance_mm` of ``defective`` when already computed.
 
     Returns:
         Boolean grid array (empty when no defect was found).
@@ -114,7 +113,7 @@ def defect_region(probability: np.ndarray, defective: np.ndarray, frame: GridFra
         candidate &= reconstruction < 0.5
     if not candidate.any():
         return candidate
-    dist = bone_distance_mm(defective, vox) if bone_distance is None else bone_distance
+    dist = bone_distance_mm(defective, vox)
     core = candidate & (dist > core_mm)
     labels, n = _label(core, _FULL)
     if n == 0:
@@ -131,9 +130,6 @@ def defect_region(probability: np.ndarray, defective: np.ndarray, frame: GridFra
 
 def bone_distance_mm(defective: np.ndarray, voxel_mm: float) -> np.ndarray:
     """Distance (mm) of every grid voxel from the nearest defective bone voxel (fraction ≥ 0.5).
-
-    Depends on the defective input only, so a completion mode can compute it
-    beside its own work (scipy releases the GIL) and hand it to :func:`extract_implant`.
 
     Args:
         defective: defective bone fraction in the completion frame.
@@ -175,7 +171,6 @@ def extract_implant(
     min_fraction: float = 0.2,
     core_mm: float | None = None,
     reconstruction: np.ndarray | None = None,
-    bone_distance: np.ndarray | None = None,
 ) -> Implant:
     """Compute the implant at the resolution of ``mask``.
 
@@ -188,7 +183,6 @@ def extract_implant(
         min_fraction: components smaller than this fraction of the largest are dropped.
         core_mm: see :func:`defect_region`.
         reconstruction: see :func:`defect_region`.
-        bone_distance: see :func:`defect_region`.
 
     Returns:
         The :class:`Implant` (its box is the implant's bounding box plus 2 voxels).
@@ -196,7 +190,7 @@ def extract_implant(
     Raises:
         SkullVAEError: no implant region was found (the skull looks complete).
     """
-    region = defect_region(probability, defective_grid, frame, core_mm, min_fraction, reconstruction, bone_distance)
+    region = defect_region(probability, defective_grid, frame, core_mm, min_fraction, reconstruction)
     if not region.any():
         raise SkullVAEError("no defect found: the completed skull adds no bone to the input")
     region = ndimage.binary_dilation(region, _FULL)
