@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from skullvae.errors import SkullVAEError
 from skullvae.implant.defect_cells import find_defect_cells
 from skullvae.implant.extract import MIN_IMPLANT_CM3, Implant
-from skullvae.implant.height_fields import RadialProfile, measure_profile
+from skullvae.implant.height_fields import measure_profile
+from skullvae.implant.morphology import components
 from skullvae.implant.rim_fill import (RIM_CELLS, RING_MM, Prior, choose_prior, corrected_surfaces, cranial_frame, mirror_prior,
                                        mirror_cells, profile_prior, rasterise_shell, sphere_for_spacing, unknown_cells)
 from skullvae.io.volume import Volume
@@ -99,7 +99,7 @@ def rim_implant(mask: Volume, bbox: tuple[np.ndarray, np.ndarray], plane: dict |
     candidates = []
     for name in priors:
         if name == "mirror":
-            candidates.append(mirror_prior(profile, plane, _ring_and(unknown, sphere)))
+            candidates.append(mirror_prior(profile, plane, _no_mirror(unknown, sphere)))
         elif name == "none":
             candidates.append(_none_prior(sphere.size))
         elif name == "model" and isinstance(model_bone, dict):
@@ -143,8 +143,9 @@ def rim_implant(mask: Volume, bbox: tuple[np.ndarray, np.ndarray], plane: dict |
     return RimResult(result, components, info)
 
 
-def _ring_and(unknown: np.ndarray, sphere) -> np.ndarray:
-    """``unknown`` and the held-out ring of :func:`choose_prior`: cells whose mirror is no prior."""
+def _no_mirror(unknown: np.ndarray, sphere) -> np.ndarray:
+    """Cells whose mirror cell is no prior: ``unknown`` grown by 8 cells (≈ 11 mm at the vault on the
+    0.8 mm grid, wider than :func:`choose_prior`'s held-out ring, so the ring is never its own mirror)."""
     return sphere.grow(unknown, 8)
 
 
@@ -161,21 +162,24 @@ def _cell_owner(sphere, labels: np.ndarray, unknown: np.ndarray) -> np.ndarray:
 def _components(implant: np.ndarray, cells: np.ndarray, owner: np.ndarray, spacing) -> tuple[np.ndarray, list[dict]]:
     """Keep the voxel components large enough to be implants; one entry per defect."""
     voxel_cm3 = float(np.prod(spacing)) / 1000.0
-    labels, count = ndimage.label(implant, structure=ndimage.generate_binary_structure(3, 1))
+    implant = np.ascontiguousarray(implant)
+    flat = np.flatnonzero(implant)
+    component, count = components(flat, implant.shape)  # 6-connected, costs only the foreground
     if count == 0:
         return implant, []
-    sizes = np.bincount(labels.reshape(-1), minlength=count + 1)
-    keep = sizes * voxel_cm3 >= MIN_IMPLANT_CM3
-    keep[0] = False
-    implant = keep[labels]
-    per_defect = np.where(implant & (cells >= 0), owner[np.maximum(cells, 0)], -1)
-    components = []
+    keep = np.bincount(component, minlength=count) * voxel_cm3 >= MIN_IMPLANT_CM3
+    flat = flat[keep[component]]
+    implant = np.zeros(implant.shape, dtype=bool)
+    implant.reshape(-1)[flat] = True
+    voxel_cells = cells.reshape(-1)[flat]
+    per_defect = np.where(voxel_cells >= 0, owner[np.maximum(voxel_cells, 0)], -1)
+    result = []
     for lab in np.unique(per_defect[per_defect >= 0]):
         n = int(np.count_nonzero(per_defect == lab))
         if n * voxel_cm3 < MIN_IMPLANT_CM3:
             continue
-        components.append({"label": int(lab), "volume_cm3": round(n * voxel_cm3, 2), "voxels": n})
-    return implant, components
+        result.append({"label": int(lab), "volume_cm3": round(n * voxel_cm3, 2), "voxels": n})
+    return implant, result
 
 
 def rim_gap_mm(implant: np.ndarray, bone: np.ndarray, cells: np.ndarray, sphere, spacing,
