@@ -5,9 +5,9 @@
    (:mod:`skullvae.implant.defect_cells`).
 2. Take a *prior* for the surfaces across the defect: the skull's own mirror image,
    the completed skull of a model, or none. Measure the prior's residual against the
-   real bone around the defect and spread it smoothly (biharmonic) across the
-   defect, so the corrected surfaces meet the real bone at the rim. The thickness is
-   treated the same way.
+   real bone around the defect and spread it smoothly across the defect (a
+   biharmonic smoothing spline for the outer surface, harmonic for the thickness),
+   so the corrected surfaces meet the real bone at the rim.
 3. Fill between the corrected surfaces on the input's grid, minus the bone.
 
 :func:`choose_prior` compares priors by how well each, corrected from farther out,
@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from skullvae.implant.defect_cells import DefectCells, find_defect_cells
-from skullvae.implant.height_fields import RadialFrame, RadialProfile, fill_fields, measure_profile
+from skullvae.implant.defect_cells import DefectCells
+from skullvae.implant.height_fields import RadialFrame, RadialProfile, fill_fields
 from skullvae.implant.sphere import CubeSphere
 from skullvae.io.volume import Volume
 
@@ -88,7 +88,7 @@ class Prior:
     """Surfaces proposed across the defect (NaN where the prior has nothing to say).
 
     Args:
-        name: ``"mirror"``, ``"model"`` or ``"none"``.
+        name: ``"mirror"``, ``"none"``, ``"model"`` or ``"model:<DEV name>"``.
         outer: ``(cells,)`` outer radius (mm).
         thickness: ``(cells,)`` thickness (mm); NaN = take the rim's, interpolated.
     """
@@ -202,7 +202,7 @@ def unknown_cells(defects: DefectCells, profile: RadialProfile, steps: int = 3,
 def _solve_region(profile: RadialProfile, known: np.ndarray, unknown: np.ndarray) -> np.ndarray:
     """The cells without a usable measurement that are connected to ``unknown`` (natural openings elsewhere are not solved)."""
     sphere = profile.frame.sphere
-    count, labels = sphere.components(~known)
+    _, labels = sphere.components(~known)
     touching = np.unique(labels[unknown & (labels >= 0)])
     return np.isin(labels, touching) & (labels >= 0)
 
@@ -222,22 +222,33 @@ def corrected_surfaces(profile: RadialProfile, unknown: np.ndarray, prior: Prior
     Returns:
         ``(outer, inner)`` over all cells (measured outside ``unknown``).
     """
+    return _corrected(profile, unknown, [prior])[0]
+
+
+def _corrected(profile: RadialProfile, unknown: np.ndarray, priors: list[Prior]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`corrected_surfaces` for several priors; the prior-free fill is solved once for all."""
     sphere = profile.frame.sphere
     known = profile.known & ~unknown
     region = _solve_region(profile, known, unknown)
-    corrected = []
-    for measured, proposed, order, soft in ((profile.outer, prior.outer, OUTER_ORDER, SOFT_CELLS),
-                                            (profile.thickness, prior.thickness, 1, 0)):
+    fields = []
+    for measured, order, soft in ((profile.outer, OUTER_ORDER, SOFT_CELLS), (profile.thickness, 1, 0)):
         meas = np.where(known, measured, np.nan)
-        p = fill_fields(sphere, meas, region, order, soft, STIFFNESS)  # no prior: the rim's own surfaces, continued
-        if np.isfinite(proposed).any():
-            p = np.where(np.isfinite(proposed), proposed, p)
-            residual = np.where(known, meas - p, np.nan)
-            p = p + fill_fields(sphere, residual, region, order, soft, STIFFNESS)
-        corrected.append(p)
-    outer = np.where(unknown, corrected[0], profile.outer)
-    thickness = np.maximum(np.where(unknown, corrected[1], profile.thickness), MIN_THICKNESS_MM)
-    return outer, outer - thickness
+        base = fill_fields(sphere, meas, region, order, soft, STIFFNESS)  # no prior: the rim's own surfaces, continued
+        fields.append((meas, base, order, soft))
+    results = []
+    for prior in priors:
+        corrected = []
+        for (meas, base, order, soft), proposed in zip(fields, (prior.outer, prior.thickness)):
+            p = base
+            if np.isfinite(proposed).any():
+                p = np.where(np.isfinite(proposed), proposed, base)
+                residual = np.where(known, meas - p, np.nan)
+                p = p + fill_fields(sphere, residual, region, order, soft, STIFFNESS)
+            corrected.append(p)
+        outer = np.where(unknown, corrected[0], profile.outer)
+        thickness = np.maximum(np.where(unknown, corrected[1], profile.thickness), MIN_THICKNESS_MM)
+        results.append((outer, outer - thickness))
+    return results
 
 
 def _ring(profile: RadialProfile, unknown: np.ndarray, width_mm: float) -> np.ndarray:
@@ -261,9 +272,8 @@ def choose_prior(profile: RadialProfile, unknown: np.ndarray, priors: list[Prior
     errors = {}
     if not ring.any():
         return priors[0], errors
-    wider = unknown | ring
-    for prior in priors:
-        outer, inner = corrected_surfaces(profile, wider, prior)  # the ring's measurement is held out
+    # The ring's measurement is held out: every prior is corrected from the bone beyond it.
+    for prior, (outer, inner) in zip(priors, _corrected(profile, unknown | ring, priors)):
         err = 0.5 * (np.abs(outer[ring] - profile.outer[ring]) + np.abs(inner[ring] - profile.inner[ring]))
         errors[prior.name] = round(float(np.mean(err)), 3)
     best = min(priors, key=lambda p: errors[p.name])
