@@ -98,7 +98,7 @@ def find_defect_cells(profile: RadialProfile, floor_deg: float = FLOOR_DEG,
     nb = sphere.neighbours
     area = sphere.cell_area_mm2(_radius(profile))
     out = np.full(sphere.size, -1, dtype=np.int64)
-    natural = missing & ~vault
+    natural = below_missing.copy()  # grows by the patches open to it
     kept = 0
     if count:
         sizes = np.bincount(labels[labels >= 0], minlength=count)
