@@ -37,6 +37,7 @@ class CompletionOptions:
     decimate: float | None = None
     optimize_steps: int = 60
     seed: int = 0
+    pose: str = "auto"  # auto: a scan stored upside down / face-back is completed upright; keep: as stored
     rim: bool = True  # the rim step (skullvae.implant.rim_implant); False = the completion minus the bone
     use_reconstruction: bool = False  # excluding the reconstruction's bone lost most implants (VAE reconstructions already heal defects)
     extra: dict = field(default_factory=dict)

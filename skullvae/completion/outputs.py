@@ -90,7 +90,8 @@ class OutputWriter:
             from skullvae.preprocessing.crop import geometry_only
             from skullvae.preprocessing.model_grid import from_grid
 
-            prob = from_grid(completion.implant_probability, completion.frame, geometry_only(volume))
+            # the case's mask has the input's voxels and the (upright) geometry the frame was placed in
+            prob = from_grid(completion.implant_probability, completion.frame, geometry_only(case.mask))
             prob[case.mask.array] = 0.0
             write_volume(volume.with_array(prob), self.folder / f"implant_probability{self.ext}")
 
