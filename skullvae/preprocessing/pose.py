@@ -32,7 +32,7 @@ import numpy as np
 from scipy import ndimage
 
 from skullvae.io.volume import Volume
-from skullvae.preprocessing.crop import box_corners
+from skullvae.preprocessing.crop import box_corners, nonzero_bbox
 from skullvae.preprocessing.model_grid import GridFrame, to_grid
 
 logger = logging.getLogger(__name__)
@@ -41,9 +41,11 @@ logger = logging.getLogger(__name__)
 POSE_VOXEL_MM = 3.0
 #: Bone fraction of a working voxel counted as bone (thin vault bone fills a third of one).
 BONE_FRACTION = 0.3
+#: Fewer bone voxels than this on the working grid decide nothing.
+MIN_BONE_VOXELS = 200
 #: Bone farther than this inside the hull is the skull base, face or spine (mm).
 INTERIOR_DEPTH_MM = 15.0
-#: Interior voxels for the base/face cue to have its full weight (the rest goes to the vertex cue).
+#: Interior voxels for the base/face cue to have its full weight (the rest goes to the dome cue).
 FULL_WEIGHT_VOXELS = 30
 #: Rays from the cavity centre end here (mm).
 RAY_MM = 110.0
@@ -136,12 +138,19 @@ def detect_pose(mask: Volume, reference: Volume | None = None) -> Pose:
     """
     frame = _working_frame(mask)
     bone = to_grid(mask, frame) >= BONE_FRACTION
+    centre = tuple(float(v) for v in grid_centre(reference if reference is not None else mask))
+    box = nonzero_bbox(bone, margin=1)
+    if box is None or np.count_nonzero(bone) < MIN_BONE_VOXELS:
+        return Pose(centre=centre, evidence={"vertex": "unknown", "face": "unknown",
+                                             "kept": f"too little bone on the {POSE_VOXEL_MM:g} mm grid"})
+    lo, hi = box
+    bone = bone[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
     cues = _cues(bone, POSE_VOXEL_MM)
     sym = _mirror_axis(bone)
     # Scores > 0 mean "as stored": inferior (S) and anterior (P) bone is where it belongs.
-    weight = min(1.0, cues["interior_voxels"] / FULL_WEIGHT_VOXELS)
-    offset = np.asarray(cues["interior_offset"])
-    score_s = weight * float(np.clip(-offset[2], -1, 1)) + (1 - weight) * cues["vertex_closure"]
+    weight = min(1.0, cues["base_voxels"] / FULL_WEIGHT_VOXELS)
+    offset = np.asarray(cues["base_offset"])
+    score_s = weight * float(np.clip(-offset[2], -1, 1)) + (1 - weight) * cues["dome_closure"]
     score_p = weight * float(np.clip(-offset[1], -1, 1))
     flip_s, flip_p = score_s < -DECIDE, score_p < -DECIDE
     sideways = sym["axis"] != "L"
@@ -149,10 +158,10 @@ def detect_pose(mask: Volume, reference: Volume | None = None) -> Pose:
         "vertex": "unknown" if abs(score_s) <= DECIDE else ("-S" if flip_s else "+S"),
         "face": "unknown" if abs(score_p) <= DECIDE else ("+P" if flip_p else "-P"),
         "score_s": round(score_s, 3), "score_p": round(score_p, 3),
-        "interior_offset": [round(float(v), 3) for v in offset],
-        "interior_voxels": cues["interior_voxels"], "vertex_closure": round(cues["vertex_closure"], 3),
-        "cavity_centre_mm": [round(float(v), 1) for v in frame.as_volume(bone).index_to_physical(
-            np.asarray(cues["cavity_index"], dtype=float)[None, :])[0]],
+        "base_offset": [round(float(v), 3) for v in offset],
+        "base_voxels": cues["base_voxels"], "dome_closure": round(cues["dome_closure"], 3),
+        "cavity_centre_mm": [round(float(v), 1) for v in  # the working grid's axes are L, P, S
+                             frame.origin_mm + POSE_VOXEL_MM * (np.asarray(cues["cavity_index"]) + lo)],
         "cavity_radius_mm": round(cues["cavity_radius_mm"], 1),
         "mirror_dice": sym["dice"], "mirror_axis": sym["axis"],
         "voxel_mm": POSE_VOXEL_MM,
@@ -160,8 +169,7 @@ def detect_pose(mask: Volume, reference: Volume | None = None) -> Pose:
     if sideways:
         evidence["kept"] = "the skull is most symmetric across a plane normal to " + sym["axis"] + ", not L"
         flip_s = flip_p = False
-    centre = grid_centre(reference if reference is not None else mask)
-    return Pose((False, bool(flip_p), bool(flip_s)), tuple(float(v) for v in centre), evidence)
+    return Pose((False, bool(flip_p), bool(flip_s)), centre, evidence)
 
 
 def _working_frame(mask: Volume, margin_mm: float = 2 * POSE_VOXEL_MM) -> GridFrame:
@@ -195,9 +203,9 @@ def _cues(bone: np.ndarray, voxel_mm: float) -> dict:
     """The base/face offset and the vertex closure of a bone grid in patient axes.
 
     Returns:
-        ``interior_offset``: mean position of the interior bone minus the cavity centre,
-        over the cavity radius (upright: negative P and S); ``interior_voxels``;
-        ``vertex_closure``: share of rays from the centre within 45° of +S that meet
+        ``base_offset``: mean position of the interior bone (skull base, face) minus the
+        cavity centre, over the cavity radius (upright: negative P and S); ``base_voxels``:
+        how many voxels it is; ``dome_closure``: share of rays from the centre within 45° of +S that meet
         bone minus that of −S; ``cavity_index`` and ``cavity_radius_mm``.
     """
     hull = _enclosed(bone)
@@ -206,8 +214,8 @@ def _cues(bone: np.ndarray, voxel_mm: float) -> dict:
     radius = max(float(cavity.max()), 1.0)
     interior = np.argwhere(bone & (_distance(hull) * voxel_mm > INTERIOR_DEPTH_MM))
     offset = (interior.mean(axis=0) - centre) / radius if len(interior) else np.zeros(3)
-    return {"interior_offset": offset, "interior_voxels": int(len(interior)),
-            "vertex_closure": _closure(bone, centre, voxel_mm), "cavity_index": centre,
+    return {"base_offset": offset, "base_voxels": int(len(interior)),
+            "dome_closure": _closure(bone, centre, voxel_mm), "cavity_index": centre,
             "cavity_radius_mm": radius * voxel_mm}
 
 
