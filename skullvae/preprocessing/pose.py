@@ -100,6 +100,11 @@ class Pose:
         """The inverse of :meth:`apply`: corrected geometry → the input's patient space."""
         return self._moved(volume, self.matrix.T)
 
+    def restore_points(self, points: np.ndarray) -> np.ndarray:
+        """Points ``(N, 3)`` in the upright patient space → the input's patient space (LPS mm)."""
+        c = np.asarray(self.centre, dtype=np.float64)
+        return (np.asarray(points, dtype=np.float64) - c) @ self.matrix + c  # (M^T (p - c))^T = (p - c)^T M
+
     def _moved(self, volume: Volume, m: np.ndarray) -> Volume:
         if not self.corrected:
             return volume

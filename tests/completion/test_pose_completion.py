@@ -50,6 +50,12 @@ def _complete(defective: Volume, axes, folder):
     assert implant.shape == defective.shape  # the input's own grid and header
     np.testing.assert_allclose(implant.origin, defective.origin)
     np.testing.assert_allclose(implant.direction, defective.direction)
+    # the STL lies in the input's patient space, where the report's implant box is
+    import trimesh
+
+    bounds = trimesh.load(folder / "out" / "implant.stl").bounds
+    lo, hi = np.asarray(report["implant"]["bbox_mm"])
+    assert np.all(bounds[0] > lo - 2.0) and np.all(bounds[1] < hi + 2.0)
     saved = json.loads((folder / "out" / "report.json").read_text())
     assert saved["pose"]["detected"] == report["pose"]["detected"]
     return _stored(implant, axes).array > 0, report, notes.lines

@@ -53,6 +53,8 @@ def test_correction_is_exact_and_reversible(skull):
     idx = np.argwhere(scan.array)[::97]
     original = (np.asarray(scan.shape) - 1) * [0, 1, 1] + idx * [1, -1, -1]
     np.testing.assert_allclose(upright.index_to_physical(idx), skull.index_to_physical(original), atol=1e-9)
+    np.testing.assert_allclose(pose.restore_points(upright.index_to_physical(idx)), scan.index_to_physical(idx),
+                               atol=1e-9)
     back = pose.restore(upright)
     np.testing.assert_allclose(back.origin, scan.origin, atol=1e-9)
     np.testing.assert_allclose(back.direction, scan.direction, atol=1e-12)
