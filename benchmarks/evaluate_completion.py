@@ -56,6 +56,8 @@ def score_case(defective_path: Path, implant_path: Path, opts: CompletionOptions
     volume = read_volume(defective_path)
     gt = read_volume(implant_path)
     case = load_mask(volume, opts.hu_threshold)
+    if opts.pose == "auto":
+        case.upright()  # as complete does: the pose stage
     gap = {"median": float("nan"), "p95": float("nan")}
     defects = 0
     try:

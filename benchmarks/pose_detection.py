@@ -2,7 +2,8 @@
 
 Usage: ``python benchmarks/pose_detection.py [--n 6] [--seed 0] [--real ../shared/data/real]``
 
-Prints what the detector says about every real scan in ``--real`` (with its time), then,
+Prints what the detector says about every real scan in ``--real`` (with its time) and about
+it turned into the other three poses (by its header, and by its voxels), then,
 for ``--n`` synthetic skulls at 1.6 mm in five variants (whole skull; a defect cut in;
 10° pose jitter; a calvarium cut at 55 % of the height; a SkullBreak-like cut at 30 %,
 below the orbits) each stored in four poses (upright, upside down = S flipped,
@@ -56,21 +57,31 @@ def _variants(seed: int) -> dict:
 
 
 def _real(folder: Path) -> None:
+    """Each real scan as stored, then turned into the three other poses: by its header (the patient
+    axes flipped about the grid centre: a wrong S or P sign) and by its voxels (flipped along the
+    index axes under the same header: for an oblique scan this also tilts the skull by twice the
+    header's obliquity)."""
     from skullvae.io.readers import read_volume
     from skullvae.preprocessing.pipeline import load_mask
-    from skullvae.preprocessing.pose import detect_pose
+    from skullvae.preprocessing.pose import Pose, detect_pose, grid_centre
 
-    print("| real scan | detected | vertex | face | score S / P | time (s) |\n|---|---|---|---|---|---|")
+    print("| real scan | detected as stored | vertex | face | score S / P | time (s) | header flipped: S / P / both "
+          "| voxels flipped: k / j / both |\n|---|---|---|---|---|---|---|---|")
     for name, threshold in REAL.items():
         if not (folder / name).exists():
             continue
         case = load_mask(read_volume(folder / name), threshold)
+        mask = case.cropped_mask()
         start = time.perf_counter()
-        pose = detect_pose(case.cropped_mask(), case.mask)
+        pose = detect_pose(mask, case.mask)
         seconds = time.perf_counter() - start
         ev = pose.evidence
+        centre = tuple(grid_centre(mask))
+        header = [detect_pose(Pose((False, p, s), centre).apply(mask)).detected
+                  for p, s in ((False, True), (True, False), (True, True))]
+        voxels = [detect_pose(_flipped(mask, axes)).detected for axes in ((2,), (1,), (1, 2))]
         print(f"| {name} | {pose.detected} | {ev['vertex']} | {ev['face']} | {ev['score_s']:.2f} / {ev['score_p']:.2f} "
-              f"| {seconds:.3f} |")
+              f"| {seconds:.3f} | {' / '.join(header)} | {' / '.join(voxels)} |")
 
 
 def main() -> None:

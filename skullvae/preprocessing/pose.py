@@ -176,7 +176,7 @@ def detect_pose(mask: Volume, reference: Volume | None = None) -> Pose:
         "voxel_mm": POSE_VOXEL_MM,
     }
     if sideways:
-        evidence["kept"] = "the skull is most symmetric across a plane normal to " + sym["axis"] + ", not L"
+        evidence["kept"] = f"the skull is most nearly mirror-symmetric across a plane normal to {sym['axis']}, not L"
         flip_s = flip_p = False
     return Pose((False, bool(flip_p), bool(flip_s)), centre, evidence)
 
@@ -265,7 +265,10 @@ def _mirror_axis(bone: np.ndarray, max_shift: int = 4) -> dict:
 
 
 def log_note(pose: Pose) -> None:
-    """Say on stderr (one ``note`` line) what was corrected, if anything."""
+    """Say on stderr (one ``note`` line) what was corrected, or warn that the pose could not be read."""
     message = pose.note()
     if message is not None:
         logger.log(NOTE, message)
+    elif pose.evidence.get("mirror_axis", "L") != "L":
+        logger.warning("%s: the head may be stored lying on its side; it is completed as stored (--pose keep "
+                       "silences this)", pose.evidence["kept"])

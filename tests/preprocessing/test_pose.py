@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
 from skullvae.io.volume import Volume
 from skullvae.phantoms import synth_skull
-from skullvae.preprocessing.pose import detect_pose
+from skullvae.preprocessing.pose import detect_pose, log_note
 
 POSES = {"upright": (), "upside_down": (2,), "face_back": (1,), "upside_down_face_back": (1, 2)}
 
@@ -62,12 +64,15 @@ def test_correction_is_exact_and_reversible(skull):
     assert report["detected"] == "upside_down_face_back" and report["correction"]["flipped_axes"] == ["P", "S"]
 
 
-def test_skull_lying_on_its_side_is_not_flipped(skull):
-    """Left-right along S: the mirror plane is not normal to L, so no sign of P or S is trusted."""
+def test_skull_lying_on_its_side_is_not_flipped(skull, caplog):
+    """Left-right along S: the mirror plane is not normal to L, so no sign of P or S is trusted; a warning says so."""
     side = Volume(np.ascontiguousarray(np.transpose(skull.array, (2, 1, 0))), skull.spacing, skull.origin)
     pose = detect_pose(side)
     assert pose.evidence["mirror_axis"] == "S"
     assert not pose.corrected and "kept" in pose.evidence
+    with caplog.at_level(logging.WARNING, logger="skullvae"):
+        log_note(pose)
+    assert [r.levelname for r in caplog.records] == ["WARNING"] and "lying on its side" in caplog.text
 
 
 @pytest.mark.real_data
