@@ -9,7 +9,8 @@ for ``--n`` synthetic skulls at 1.6 mm in five variants (whole skull; a defect c
 below the orbits) each stored in four poses (upright, upside down = S flipped,
 face-back = P flipped, both), how often the detected pose is the true one. An axis
 the anatomy does not decide is kept as stored (counted as ``kept``); ``wrong`` is a
-confident wrong answer.
+confident wrong answer. Last, a pitch sweep: up to 3 synthetic and 3 real skulls in the
+four poses (header flips), each turned about L by −40…40°: how many of the four are right.
 """
 
 from __future__ import annotations
@@ -84,6 +85,44 @@ def _real(folder: Path) -> None:
               f"| {seconds:.3f} | {' / '.join(header)} | {' / '.join(voxels)} |")
 
 
+def _pitched(mask, degrees: float):
+    """``mask`` turned about L by ``degrees`` (header only; positive: chin down) about its grid centre."""
+    from skullvae.io.volume import Volume
+    from skullvae.preprocessing.pose import grid_centre
+
+    t = np.radians(degrees)
+    turn = np.array([[1, 0, 0], [0, np.cos(t), -np.sin(t)], [0, np.sin(t), np.cos(t)]])
+    centre = grid_centre(mask)
+    return Volume(mask.array, mask.spacing, turn @ (np.asarray(mask.origin) - centre) + centre, turn @ mask.direction)
+
+
+def _pitch_sweep(folder: Path, seeds: range, pitches=(-40, -30, -20, -10, 0, 10, 20, 30, 40)) -> None:
+    """Correct / wrong answers of the four header poses of each skull, pitched about L by each angle."""
+    from skullvae.io.readers import read_volume
+    from skullvae.phantoms import synth_skull
+    from skullvae.preprocessing.pipeline import load_mask
+    from skullvae.preprocessing.pose import Pose, detect_pose, grid_centre
+
+    skulls = {f"synthetic {seed}": (synth_skull(seed, 144, 1.6), (False, False)) for seed in seeds}
+    for name in ("skullbreak_parietotemporal_001.nii.gz", "vtk_headsq_ct.nii.gz", "CT_pitch.nii.gz"):
+        if (folder / name).exists():
+            case = load_mask(read_volume(folder / name), REAL[name])
+            skulls[name.split(".")[0]] = (case.cropped_mask(), (False, "headsq" in name))
+    print("\n| pitch | " + " | ".join(skulls) + " |\n" + "|---" * (len(skulls) + 1) + "|")
+    for degrees in pitches:
+        cells = []
+        for mask, (p0, s0) in skulls.values():
+            right = wrong = 0
+            for p, s in ((False, False), (False, True), (True, False), (True, True)):
+                pose = detect_pose(Pose((False, p, s), tuple(grid_centre(mask))).apply(_pitched(mask, degrees)))
+                truth_p, truth_s = p != p0, s != s0
+                right += pose.flips[1:] == (truth_p, truth_s)
+                wrong += (pose.evidence["vertex"] == ("+S" if truth_s else "-S")
+                          or pose.evidence["face"] == ("-P" if truth_p else "+P"))
+            cells.append(f"{right}/4" + (f" ({wrong} wrong)" if wrong else ""))
+        print(f"| {degrees:+d}° | " + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=6)
@@ -114,7 +153,9 @@ def main() -> None:
     for variant, counts in outcome.items():
         total = sum(counts.values())
         print(f"| {variant} | {counts['correct']}/{total} | {counts['kept']} | {counts['wrong']} |")
-    print(f"\ndetection time per case: median {np.median(times):.3f} s, max {max(times):.3f} s")
+    if times:
+        print(f"\ndetection time per case: median {np.median(times):.3f} s, max {max(times):.3f} s")
+    _pitch_sweep(args.real, range(args.seed, args.seed + min(args.n, 3)))
 
 
 if __name__ == "__main__":
