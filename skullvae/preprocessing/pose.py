@@ -16,7 +16,8 @@ on a 3 mm copy of the mask, in the scan's patient axes (L, P, S):
   Alone this cue would be fooled by a scan whose vault top is cut off (headsq), so it
   only counts as far as there is too little base bone to decide;
 * **the mirror plane**: the skull is most nearly mirror-symmetric across a plane
-  normal to L. If another axis is, the head lies on its side and nothing is corrected.
+  normal to L. If another axis clearly is, the head lies on its side and nothing is
+  corrected (with a warning).
 
 The correction is a flip of the P and/or S axes in the voxel-to-physical mapping
 (:meth:`Pose.apply`): the voxels are untouched, so results on the corrected grid are
@@ -55,6 +56,10 @@ FULL_WEIGHT_VOXELS = 30
 RAY_MM = 110.0
 #: A sign is decided when its score (−1 … 1, scaled offsets) is beyond this; else it is kept.
 DECIDE = 0.3
+#: The head lies on its side when another axis's mirror Dice beats L's by more than this (a
+#: skull lying on its side: 0.89 vs 0.52; real upright skulls: L first by ≥ 0.13; a plain
+#: ellipsoidal shell, as symmetric front to back as left to right: 1.00 vs 0.95).
+SIDEWAYS_MARGIN = 0.1
 #: The log level of the one-line pose note (above warnings, so the CLI shows it as ``note``).
 NOTE = logging.WARNING + 1
 logging.addLevelName(NOTE, "note")
@@ -162,7 +167,7 @@ def detect_pose(mask: Volume, reference: Volume | None = None) -> Pose:
     score_s = weight * float(np.clip(-offset[2], -1, 1)) + (1 - weight) * cues["dome_closure"]
     score_p = weight * float(np.clip(-offset[1], -1, 1))
     flip_s, flip_p = score_s < -DECIDE, score_p < -DECIDE
-    sideways = sym["axis"] != "L"
+    sideways = sym["dice"][sym["axis"]] > sym["dice"]["L"] + SIDEWAYS_MARGIN
     evidence = {
         "vertex": "unknown" if abs(score_s) <= DECIDE else ("-S" if flip_s else "+S"),
         "face": "unknown" if abs(score_p) <= DECIDE else ("+P" if flip_p else "-P"),
@@ -269,6 +274,6 @@ def log_note(pose: Pose) -> None:
     message = pose.note()
     if message is not None:
         logger.log(NOTE, message)
-    elif pose.evidence.get("mirror_axis", "L") != "L":
+    elif "mirror-symmetric" in pose.evidence.get("kept", ""):
         logger.warning("%s: the head may be stored lying on its side; it is completed as stored (--pose keep "
                        "silences this)", pose.evidence["kept"])

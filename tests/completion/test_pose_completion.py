@@ -14,6 +14,7 @@ from skullvae.io.readers import read_volume
 from skullvae.io.volume import Volume
 from skullvae.io.writers import write_volume
 from skullvae.phantoms import synth_skull
+from skullvae.preprocessing.pose import NOTE
 
 OPTS = CompletionOptions(mode="mirror")  # no model needed; the pose and rim steps run as in auto
 
@@ -24,7 +25,7 @@ class _Notes(logging.Handler):
         self.lines: list[str] = []
 
     def emit(self, record):
-        if record.levelname == "note":
+        if record.levelno == NOTE:
             self.lines.append(record.getMessage())
 
 

@@ -72,7 +72,7 @@ def test_skull_lying_on_its_side_is_not_flipped(skull, caplog):
     assert not pose.corrected and "kept" in pose.evidence
     with caplog.at_level(logging.WARNING, logger="skullvae"):
         log_note(pose)
-    assert [r.levelname for r in caplog.records] == ["WARNING"] and "lying on its side" in caplog.text
+    assert [r.levelno for r in caplog.records] == [logging.WARNING] and "lying on its side" in caplog.text
 
 
 @pytest.mark.real_data
