@@ -17,7 +17,7 @@ from scipy.spatial import cKDTree
 from skullvae.errors import SkullVAEError
 from skullvae.implant.defect_cells import find_defect_cells
 from skullvae.implant.extract import MIN_IMPLANT_CM3, Implant
-from skullvae.implant.height_fields import measure_profile
+from skullvae.implant.height_fields import measure_profile, view_radius
 from skullvae.implant.morphology import components
 from skullvae.implant.rim_fill import (RIM_CELLS, RING_MM, Prior, choose_prior, corrected_surfaces, cranial_frame, mirror_prior,
                                        mirror_cells, profile_prior, rasterise_shell, sphere_for_spacing, unknown_cells)
@@ -92,7 +92,7 @@ def rim_implant(mask: Volume, bbox: tuple[np.ndarray, np.ndarray], plane: dict |
     frame = cranial_frame(measuring, sphere, axes_from_plane(plane), plane)
     profile = measure_profile(measuring, frame)
     partner = mirror_cells(frame, plane)
-    defects = find_defect_cells(profile, partner=partner)
+    defects = find_defect_cells(profile, partner=partner, view=view_radius(mask, frame))
     if defects.count == 0:
         raise SkullVAEError("no defect found: the skull's vault is closed (natural openings are not filled)")
     fill, unknown = unknown_cells(defects, profile)
