@@ -121,7 +121,8 @@ def measure_profile(mask: Volume, frame: RadialFrame, r_min_mm: float = 20.0, r_
 
 def view_radius(volume: Volume, frame: RadialFrame) -> np.ndarray:
     """How far along every cell's ray the scan reaches: the distance (mm) at which the ray
-    from the centre leaves ``volume``'s field of view (its index box, any direction).
+    from the centre leaves the box of ``volume``'s voxel centres (any direction): beyond
+    it no voxel could show bone.
 
     Args:
         volume: the scan's grid (only its geometry is used).
@@ -133,10 +134,10 @@ def view_radius(volume: Volume, frame: RadialFrame) -> np.ndarray:
     to_index = np.linalg.inv(np.asarray(volume.direction, dtype=np.float64) * np.asarray(volume.spacing)[None, :])
     start = to_index @ (np.asarray(frame.centre, dtype=np.float64) - np.asarray(volume.origin))
     step = (frame.sphere.directions @ frame.axes.T) @ to_index.T  # index change per mm along each ray
-    size = np.asarray(volume.shape, dtype=np.float64)
+    last = np.asarray(volume.shape, dtype=np.float64) - 1.0
     with np.errstate(divide="ignore", invalid="ignore"):
-        upper = np.where(step > 0, (size - 0.5 - start) / step, np.inf)
-        lower = np.where(step < 0, (-0.5 - start) / step, np.inf)
+        upper = np.where(step > 0, (last - start) / step, np.inf)
+        lower = np.where(step < 0, -start / step, np.inf)
     return np.maximum(np.minimum(upper, lower).min(axis=1), 0.0)
 
 

@@ -11,7 +11,7 @@ def _brute_force_exit(volume, frame, cell, step_mm=0.05):
     d = frame.axes @ frame.sphere.directions[cell]
     t = np.arange(0.0, 400.0, step_mm)
     idx = volume.physical_to_index(frame.centre + t[:, None] * d)
-    inside = np.all((idx >= -0.5) & (idx <= np.asarray(volume.shape) - 0.5), axis=1)
+    inside = np.all((idx >= 0) & (idx <= np.asarray(volume.shape) - 1), axis=1)
     return t[np.argmin(inside)] if not inside.all() else np.inf
 
 
