@@ -62,17 +62,14 @@ def test_shipped_dockerfile_passes_every_static_check():
     assert check_image.check_dockerfile(REPO / "docker" / "Dockerfile", REPO) == []
 
 
-def test_checker_command_line_exit_codes(fake_repo):
+def test_checker_command_line_exit_codes(fake_repo, capsys):
     ok = subprocess.run([sys.executable, str(CHECKER), "--repo", str(REPO)], capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert "all static checks passed" in ok.stdout
     bad = fake_repo / "Dockerfile"
     bad.write_text(GOOD.replace("ENTRYPOINT", "# ENTRYPOINT"))
-    res = subprocess.run(
-        [sys.executable, str(CHECKER), "--dockerfile", str(bad), "--repo", str(fake_repo)], capture_output=True, text=True
-    )
-    assert res.returncode == 1
-    assert "no ENTRYPOINT" in res.stderr
+    assert check_image.main(["--dockerfile", str(bad), "--repo", str(fake_repo)]) == 1
+    assert "no ENTRYPOINT" in capsys.readouterr().err
 
 
 def test_good_example_passes(fake_repo):
