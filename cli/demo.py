@@ -84,14 +84,15 @@ def main(out: str = "demo_out") -> None:
 def _print_tables(cases, data: Path, truth: Path, seconds: float) -> None:
     console = make_console()
     scores = Table(title="Scores (DSC / bDSC / HD95 against the known implant; rim gap = implant rim to bone)")
-    for col in ("case", "mode", "implant cm³", "DSC", "bDSC", "HD95 mm", "rim gap median / p95 mm", "time s"):
+    for col in ("case", "mode", "rim prior", "implant cm³", "DSC", "bDSC", "HD95 mm", "rim gap median / p95 mm", "time s"):
         scores.add_column(col)
     for name, _, report, metrics in cases:
         hd95 = "undefined" if metrics and metrics["hd95"] is None else f"{(metrics or {}).get('hd95') or 0:.2f}"
         row = [f"{metrics['dsc']:.3f}", f"{metrics['bdsc']:.3f}", hd95] if metrics else ["no ground truth"] * 3
         mode = report["mode"] if report.get("requested_mode") in (None, report["mode"]) else \
             f"{report['requested_mode']} → {report['mode']}"
-        scores.add_row(name, mode, f"{report['implant']['volume_cm3']:.2f}", *row, _rim_gap(report),
+        prior = (report.get("completion", {}).get("rim") or {}).get("prior", "-")
+        scores.add_row(name, mode, prior, f"{report['implant']['volume_cm3']:.2f}", *row, _rim_gap(report),
                        f"{report['timings_s']['total']:.1f}")
     console.print(scores)
     files = Table(title=f"What the demo wrote ({seconds:.0f} s in all)")
