@@ -165,7 +165,7 @@ def measure(method: str, trained: dict, args, out: Path, caches) -> dict:
 
     model = load_model(trained["run"], device="cpu")  # a stage-1-only run decodes with its own decoder
     train_cache, heldout = caches
-    row = {"method": method, "train_s": trained["train_s"], "objective": model.config["objective"],
+    row = {"method": method, "run": trained["run"], "train_s": trained["train_s"], "objective": model.config["objective"],
            "stage2": model.has_stage2}
     row["heldout_dice_complete"] = heldout_dice(model.encoder, model.decoder, heldout, model.device).get("val_dice_complete")
     row.update(latent_metrics(model, train_cache))

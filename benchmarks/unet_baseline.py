@@ -197,15 +197,15 @@ def unet_completers(net, config: dict, modes=UNET_MODES, device: str = "cpu") ->
 
 
 def evaluate_unet(run: Path, data: Path, out: Path, modes, split: str, match_components: bool, limit: int | None,
-                  overwrite: bool, device: str = "cpu") -> list[dict]:
+                  overwrite: bool, device: str = "cpu", types: list[str] | None = None) -> list[dict]:
     """Score the baseline with ``skullvae evaluate``'s scorer on a manifest's cases."""
     from skullvae.data.manifest import load_manifest
     from skullvae.evaluation import evaluate, evaluation_cases
 
     net, config = load_unet(run, device)
-    cases = evaluation_cases(load_manifest(data), split, None, limit)
+    cases = evaluation_cases(load_manifest(data), split, types, limit)
     settings = {"data": str(data.resolve()), "split": split, "model": f"unet-baseline:{run.resolve()}",
-                "defect_type_hint": False, "types": None, "limit": limit}
+                "defect_type_hint": False, "types": types, "limit": limit}
 
     def progress(done, total, case, mode, row):
         if row is not None:
@@ -241,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     ev.add_argument("--split", default="test")
     ev.add_argument("--match-components", action="store_true")
     ev.add_argument("--limit", type=int, default=None)
+    ev.add_argument("--types", default=None, help="comma-separated defect types (default: all)")
     ev.add_argument("--device", default="cpu")
     ev.add_argument("--overwrite", action="store_true")
     args = parser.parse_args(argv)
@@ -251,8 +252,9 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(config["result"]))
     else:
         modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+        types = [t.strip() for t in args.types.split(",") if t.strip()] if args.types else None
         rows = evaluate_unet(args.run, args.data, args.output, modes, args.split, args.match_components, args.limit,
-                             args.overwrite, args.device)
+                             args.overwrite, args.device, types)
         print(f"{len(rows)} rows in {args.output / 'scores.csv'}; summary in {args.output / 'summary.md'}")
     return 0
 
