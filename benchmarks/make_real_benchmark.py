@@ -5,7 +5,7 @@ become binary bone masks; defects are cut into them with fixed seeds, so every c
 its defective skull, its implant (the bone removed) and its complete skull, with
 ``defective ∪ implant = complete`` and ``defective ∩ implant = ∅``. The result is a
 manifest of the layout ``skullvae synth`` writes (every skull in the ``test`` split), so
-``python benchmarks/evaluate_completion.py OUT/manifest.json --split test`` scores it.
+``skullvae evaluate --data OUT/manifest.json -o EVAL --match-components`` scores it.
 
 Skulls:
 

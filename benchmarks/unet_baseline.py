@@ -173,10 +173,6 @@ def unet_completers(net, config: dict, modes=UNET_MODES, device: str = "cpu") ->
     from skullvae.evaluation import prediction_from_completion
     from skullvae.preprocessing.pipeline import load_mask
 
-    unknown = [m for m in modes if m not in UNET_MODES]
-    if unknown:
-        raise SkullVAEError(f"unknown U-Net mode(s) {', '.join(unknown)} (choose from {', '.join(UNET_MODES)})")
-
     def make(mode: str):
         flag = mode.partition(":")[2]
         # "dev" only selects the rim step's own-prior behaviour; no VAE is involved (model=None)
@@ -202,6 +198,9 @@ def evaluate_unet(run: Path, data: Path, out: Path, modes, split: str, match_com
     from skullvae.data.manifest import load_manifest
     from skullvae.evaluation import evaluate, evaluation_cases
 
+    unknown = [m for m in modes if m not in UNET_MODES]
+    if unknown:
+        raise SkullVAEError(f"unknown U-Net mode(s) {', '.join(unknown)} (choose from {', '.join(UNET_MODES)})")
     net, config = load_unet(run, device)
     cases = evaluation_cases(load_manifest(data), split, types, limit)
     settings = {"data": str(data.resolve()), "split": split, "model": f"unet-baseline:{run.resolve()}",

@@ -14,7 +14,7 @@ MIN_INPUT_FIT_DICE = 0.7
 #: The default mode. ``auto`` runs ``dev`` unless the model reconstructs the input with
 #: Dice < MIN_INPUT_FIT_DICE (a skull unlike anything it was trained on); then the model is
 #: left out. Either way the rim step (``rim=True``) chooses the prior per case by the
-#: held-out rim ring: benchmarks/evaluate_completion.py, 36 held-out synthetic cases at
+#: held-out rim ring: skullvae evaluate, 36 held-out synthetic cases at
 #: 0.8 mm, no defect type: auto 0.868 DSC, dev 0.784, mirror 0.866, auto --no-rim 0.634.
 DEFAULT_MODE = "auto"
 

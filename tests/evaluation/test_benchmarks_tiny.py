@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from skullvae.errors import SkullVAEError
 from skullvae.evaluation.scores_table import read_scores
 from skullvae.training.toy_data import make_toy_dataset
 
@@ -42,7 +43,7 @@ def test_unet_baseline_one_epoch_and_evaluator(toy, tmp_path):
     assert sorted(r["mode"] for r in rows) == ["unet", "unet:norim"] and all(r["defect_type"] == "left" for r in rows)
     assert all(0.0 <= r["dsc"] <= 1.0 and 0.0 <= r["bdsc"] <= 1.0 and r["hd95"] >= 0.0 for r in rows)
     assert "| **all** | 1 |" in (out / "summary.md").read_text()
-    with pytest.raises(SystemExit):
+    with pytest.raises(SkullVAEError, match="unknown U-Net mode"):
         unet.main(["evaluate", str(run), "--data", str(toy), "-o", str(out), "--modes", "bogus"])
 
 
@@ -50,10 +51,10 @@ def test_unet_baseline_one_epoch_and_evaluator(toy, tmp_path):
 def test_compare_objectives_tiny(toy, tmp_path):
     cmp = _load("compare_objectives")
     out = tmp_path / "cmp"
-    assert cmp.main([str(toy), "--out", str(out), "--methods", "beta_large,two_stage,sigma", "--grid", "16",
-                     "--voxel-mm", "14", "--channels", "4,8", "--latent", "4", "--epochs", "1", "--stage2-epochs", "1",
-                     "--batch-size", "2", "--heldout", "val", "--eval-split", "val", "--eval-limit", "1",
-                     "--prior-samples", "4"]) == 0
+    tiny = ["--grid", "16", "--voxel-mm", "14", "--channels", "4,8", "--latent", "4", "--epochs", "1",
+            "--stage2-epochs", "1", "--batch-size", "2", "--heldout", "val", "--eval-split", "val", "--eval-limit", "1",
+            "--prior-samples", "4"]
+    assert cmp.main([str(toy), "--out", str(out), "--methods", "beta_large,two_stage,sigma", *tiny]) == 0
     result = json.loads((out / "objectives.json").read_text())
     assert [m["method"] for m in result["methods"]] == ["beta_large", "two_stage", "sigma"]
     for m in result["methods"]:
@@ -67,4 +68,6 @@ def test_compare_objectives_tiny(toy, tmp_path):
     assert two["kl_moment_matched"] == pytest.approx(big["kl_moment_matched"], rel=1e-5)  # the same encoder
     table = (out / "objectives.md").read_text().splitlines()
     assert len(table) == 2 + 3 and all(line.count("|") == table[0].count("|") for line in table)
-    assert cmp.main([str(toy), "--out", str(out), "--methods", "beta_large"]) == 0  # a finished run is reused
+    before = (out / "runs" / "beta_large" / "stage1" / "model.safetensors").stat().st_mtime_ns
+    assert cmp.main([str(toy), "--out", str(out), "--methods", "beta_large", *tiny]) == 0  # a finished run is reused
+    assert (out / "runs" / "beta_large" / "stage1" / "model.safetensors").stat().st_mtime_ns == before
