@@ -76,7 +76,7 @@ def _completion_section(name: str, work: Path, img_dir: Path, smoke: bool) -> li
             (better if theirs > mine else worse).append(f"{t} ({best_peer} {theirs:.3f} vs auto {mine:.3f})")
         prefix = "*(smoke-scale)* " if smoke else ""
         lines.append(prefix + "**Where the U-Net peer beats us** (mean DSC of its best mode vs `auto`): "
-                     + (", ".join(better) or "nowhere") + ". **Where it does not**: " + (", ".join(worse) or "nowhere") + ".")
+                     + (", ".join(better) or "nowhere") + ". **Where it does not** (a tie or worse): " + (", ".join(worse) or "nowhere") + ".")
     return lines
 
 

@@ -55,7 +55,9 @@ def evaluation_cases(manifest, split: str = "test", types: list[str] | None = No
         if unknown:
             raise SkullVAEError(f"unknown defect type(s) {', '.join(unknown)} (manifest types: "
                                 f"{', '.join(manifest.defect_types)})")
-    pairs = [(c, t) for c, t in manifest.pairs(None if split == "all" else split) if t in c.implant]
+    chosen = manifest.cases if split == "all" else manifest.split(split)
+    # a case needs its defective skull and its implant; the complete skull is not scored
+    pairs = [(c, t) for c in chosen for t in manifest.defect_types if t in c.defective and t in c.implant]
     if types:
         pairs = [(c, t) for c, t in pairs if t in types]
     if limit is not None:
@@ -63,7 +65,10 @@ def evaluation_cases(manifest, split: str = "test", types: list[str] | None = No
         pairs = [(c, t) for c, t in pairs if c.skull_id in keep]
     if not pairs:
         where = manifest.path or manifest.name
-        raise SkullVAEError(f"no {split!r} cases with a ground-truth implant in {where}")
+        without = sum(len(c.defective) for c in chosen)
+        why = (f": its {without} defective skulls come without ground-truth implants (the SkullBreak and SkullFix "
+               f"test sets do); score a split that has them, e.g. --split val") if without else ""
+        raise SkullVAEError(f"no {split!r} cases with a ground-truth implant in {where}{why}")
     cases = [EvalCase(c.skull_id, t, c.defective[t], c.implant[t], c.split) for c, t in pairs]
     missing = [p for case in cases for p in (case.defective, case.implant) if not p.is_file()]
     if missing:

@@ -55,6 +55,30 @@ def test_cases_of_a_split(toy):
         cases[0].implant.with_suffix(".bak").rename(cases[0].implant)
 
 
+def test_skullbreak_layout(tmp_path):
+    """The SkullBreak manifest's folder layout: NRRD files by file id; its test set has no implants."""
+    import shutil
+
+    from skullvae.io.writers import write_volume
+    from skullvae.training.toy_data import toy_defect, toy_skull
+
+    shutil.copy(Path(__file__).resolve().parents[2] / "data_manifests" / "skullbreak.json", tmp_path / "manifest.json")
+    manifest = load_manifest(tmp_path / "manifest.json")
+    first = sorted(c.skull_id for c in manifest.split("val"))[0]
+    case = manifest.case(first)
+    skull = toy_skull(0, 32, 6.0)
+    defective, implant = toy_defect(skull, "left", 0)
+    write_volume(defective, case.defective["bilateral"])
+    write_volume(implant, case.implant["bilateral"])
+    cases = evaluation_cases(manifest, "val", ["bilateral"], limit=1)
+    assert [(c.skull_id, c.defect_type) for c in cases] == [(first, "bilateral")]
+    assert cases[0].defective == tmp_path / "training" / "defective_skull" / "bilateral" / f"{case.defective['bilateral'].name}"
+    rows = evaluate(cases, {"perfect": _perfect}, tmp_path / "eval", settings={"data": "skullbreak"})
+    assert rows[0]["dsc"] == 1.0 and rows[0]["hd95"] == 0.0
+    with pytest.raises(SkullVAEError, match="without ground-truth implants.*--split val"):
+        evaluation_cases(manifest, "test")
+
+
 def test_scores_tables_and_resume(toy, tmp_path):
     cases = evaluation_cases(load_manifest(toy), "all", limit=2)
     out = tmp_path / "eval"
