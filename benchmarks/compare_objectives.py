@@ -24,7 +24,9 @@ Per method the script measures:
   piece holds ≥ 95 % of the bone and the bone volume is within 0.5–2× the training
   skulls' mean), and the mean Dice to the nearest training complete skull;
 * completion DSC / bDSC / HD95 without a defect type, via ``skullvae evaluate``'s scorer
-  (``--eval-modes``, default ``dev,dev:norim``) on ``--eval-split``;
+  (``--eval-modes``, default ``dev,dev:norim``) on ``--eval-split``, and with ``--real
+  MANIFEST`` on the real-skull benchmark too (``--real-modes``, default ``dev``,
+  ``--match-components``);
 * training time.
 
 Writes ``OUT/objectives.json``, ``OUT/objectives.md``, ``OUT/runs/<method>/`` and
@@ -137,16 +139,17 @@ def prior_sample_metrics(model, train_cache, n: int, seed: int) -> dict:
             "prior_dice_to_nearest_training": float(np.mean(dices))}
 
 
-def evaluate_method(method: str, model, args, out: Path) -> dict:
+def evaluate_method(method: str, model, out: Path, manifest: Path, split: str, modes_text: str, limit: int | None,
+                    types: list[str] | None = None, match_components: bool = False) -> dict:
     """Completion scores without defect type via the evaluator; mean DSC / bDSC and median HD95 per mode."""
     from skullvae.data.manifest import load_manifest
     from skullvae.evaluation import evaluate, evaluation_cases, mode_completers, parse_modes
 
-    modes = parse_modes(args.eval_modes)
-    cases = evaluation_cases(load_manifest(args.manifest), args.eval_split, None, args.eval_limit)
-    settings = {"data": str(Path(args.manifest).resolve()), "split": args.eval_split, "model": f"{method}:{model.model_id}",
-                "defect_type_hint": False, "types": None, "limit": args.eval_limit}
-    rows = evaluate(cases, mode_completers(modes, model), out / "eval" / method, settings=settings)
+    modes = parse_modes(modes_text)
+    cases = evaluation_cases(load_manifest(manifest), split, types, limit)
+    settings = {"data": str(Path(manifest).resolve()), "split": split, "model": f"{method}:{model.model_id}",
+                "defect_type_hint": False, "types": types, "limit": limit}
+    rows = evaluate(cases, mode_completers(modes, model), out, settings=settings, match_components=match_components)
     keys = {c.key for c in cases}
     result = {}
     for m in modes:
@@ -170,18 +173,24 @@ def measure(method: str, trained: dict, args, out: Path, caches) -> dict:
     row["heldout_dice_complete"] = heldout_dice(model.encoder, model.decoder, heldout, model.device).get("val_dice_complete")
     row.update(latent_metrics(model, train_cache))
     row.update(prior_sample_metrics(model, train_cache, args.prior_samples, args.seed))
-    row["completion"] = evaluate_method(method, model, args, out)
+    row["completion"] = evaluate_method(method, model, out / "eval" / method, args.manifest, args.eval_split,
+                                        args.eval_modes, args.eval_limit)
+    if args.real is not None:
+        types = [t.strip() for t in args.real_types.split(",")] if args.real_types else None
+        row["completion_real"] = evaluate_method(method, model, out / "eval_real" / method, args.real, "test",
+                                                 args.real_modes, args.real_limit, types, match_components=True)
     return row
 
 
-def markdown(rows: list[dict], modes: list[str]) -> str:
-    """The comparison table (one row per method)."""
+def markdown(rows: list[dict], modes: list[str], real_modes: list[str] = ()) -> str:
+    """The comparison table (one row per method; completion on the real-skull benchmark when run)."""
+    columns = [("completion", m, m) for m in modes] + [("completion_real", m, f"real {m}") for m in real_modes]
     head = ("| method | train s | held-out recon Dice | KL(q‖N) mm / MC nats | non-normal dims | med. abs skew / "
             "exc. kurt. | med. KS | prior: skull-like / Dice to nearest | " + " | ".join(
-                f"{m} DSC / bDSC / HD95 med." for m in modes) + " |")
-    lines = [head, "|" + "---|" * (8 + len(modes))]
+                f"{label} DSC / bDSC / HD95 med." for _, _, label in columns) + " |")
+    lines = [head, "|" + "---|" * (8 + len(columns))]
     for r in rows:
-        comp = [r["completion"].get(m, {}) for m in modes]
+        comp = [r.get(key, {}).get(m, {}) for key, m, _ in columns]
         cells = [f"{c['dsc']:.3f} / {c['bdsc']:.3f} / {c['hd95_median']:.2f}" if c else "–" for c in comp]
         lines.append(
             f"| {r['method']} | {r['train_s']:.0f} | {r['heldout_dice_complete']:.3f} | "
@@ -211,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-split", default="test")
     parser.add_argument("--eval-modes", default="dev,dev:norim")
     parser.add_argument("--eval-limit", type=int, default=None, help="at most this many skulls in the completion scores")
+    parser.add_argument("--real", type=Path, default=None, help="also score completion on this real-skull benchmark")
+    parser.add_argument("--real-modes", default="dev")
+    parser.add_argument("--real-limit", type=int, default=None)
+    parser.add_argument("--real-types", default=None)
     parser.add_argument("--prior-samples", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
@@ -241,13 +254,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{method}: trained in {trained['train_s']:.0f} s, held-out Dice {rows[-1]['heldout_dice_complete']:.3f}, "
               f"KL {rows[-1]['kl_moment_matched']:.1f}", file=sys.stderr, flush=True)
     modes = [m.strip() for m in args.eval_modes.split(",") if m.strip()]
+    real_modes = [m.strip() for m in args.real_modes.split(",") if m.strip()] if args.real is not None else []
     settings = {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     result = {"settings": settings, "methods": rows, "wall_s": time.perf_counter() - started}
     from skullvae.io.atomic import atomic_write_text
 
     atomic_write_text(args.out / "objectives.json", json.dumps(result, indent=1, default=str) + "\n")
-    atomic_write_text(args.out / "objectives.md", markdown(rows, modes))
-    print(markdown(rows, modes))
+    atomic_write_text(args.out / "objectives.md", markdown(rows, modes, real_modes))
+    print(markdown(rows, modes, real_modes))
     return 0
 
 

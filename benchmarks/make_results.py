@@ -9,10 +9,11 @@ runs again (each step writes into ``WORK``):
   numbers are not results**.
 * ``cpu`` — 40 synthetic skulls at 1.6 mm, grid 64 × 80 × 64 at 2.8 mm, 25 stage-1
   epochs per method, 20 stage-2 epochs, the U-Net under the two-stage model's
-  training time, all 36 synthetic test cases and the 25 real-skull cases:
-  estimated ≤ 90 minutes on 2 cores (run it in the background).
+  training time, all 36 synthetic test cases and the 25 real-skull cases (the benchmark
+  built at 1.0 mm, so that the six methods can be scored on it too): estimated at about
+  60 minutes on 2 cores from the measured cost of each step (≤ 90; run it in the background).
 * ``gpu`` — 100 synthetic skulls at 0.8 mm, grid 96 × 128 × 96 at 1.9 mm,
-  200 / 150 epochs on CUDA (``--device cuda``); the same steps.
+  200 / 150 epochs on CUDA (``--device cuda``), the real-skull benchmark at 0.5 mm; the same steps.
 
 Usage::
 
@@ -43,17 +44,17 @@ CONFIGS = {
     "smoke": {"data": "toy", "grid": "16", "voxel_mm": 14.0, "channels": "4,8", "latent": 4, "epochs": 1,
               "stage2_epochs": 1, "batch_size": 2, "mog_warmup": 1, "prior_samples": 8, "eval_limit": 1,
               "heldout": "val", "eval_split": "val", "device": "cpu", "threads": "2", "unet_channels": "4,8,16",
-              "unet_max_epochs": 1, "real_limit": 1, "real_types": "random_1"},
+              "unet_max_epochs": 1, "real_limit": 1, "real_types": "random_1", "real_spacing": 1.0},
     "cpu": {"data": "synth", "synth": ["--n", "40", "--seed", "0", "--shape", "144", "--spacing", "1.6"],
             "grid": "64,80,64", "voxel_mm": 2.8, "channels": "8,16,32,64", "latent": 32, "epochs": 25,
             "stage2_epochs": 20, "batch_size": 4, "mog_warmup": 200, "prior_samples": 32, "eval_limit": None,
             "heldout": "test", "eval_split": "test", "device": "cpu", "threads": "2", "unet_channels": "8,16,32,64",
-            "unet_max_epochs": None, "real_limit": None, "real_types": None},
+            "unet_max_epochs": None, "real_limit": None, "real_types": None, "real_spacing": 1.0},
     "gpu": {"data": "synth", "synth": ["--n", "100", "--seed", "0", "--shape", "256", "--spacing", "0.8"],
             "grid": "96,128,96", "voxel_mm": 1.9, "channels": "16,32,64,128", "latent": 64, "epochs": 200,
             "stage2_epochs": 150, "batch_size": 8, "mog_warmup": 500, "prior_samples": 64, "eval_limit": None,
             "heldout": "test", "eval_split": "test", "device": "cuda", "threads": "16", "unet_channels": "16,32,64,128",
-            "unet_max_epochs": None, "real_limit": None, "real_types": None},
+            "unet_max_epochs": None, "real_limit": None, "real_types": None, "real_spacing": 0.5},
 }
 VAE_MODES = "auto,dev,mirror"
 UNET_MODES = "unet,unet:auto,unet:norim"
@@ -95,18 +96,20 @@ def make_data(cfg: dict, work: Path, steps: Steps) -> Path:
     return data / "manifest.json"
 
 
-def real_manifest(args, work: Path, steps: Steps) -> Path | None:
+def real_manifest(args, cfg: dict, work: Path, steps: Steps) -> Path | None:
     if args.real is not None:
         return args.real
     if not (ROOT.parent / "shared" / "data" / "real").is_dir():
         return None
     out = work / "real"
-    steps.run("real-skull benchmark", [PY, "benchmarks/make_real_benchmark.py", out], out / "manifest.json")
+    steps.run(f"real-skull benchmark at {cfg['real_spacing']} mm", [PY, "benchmarks/make_real_benchmark.py", out,
+              "--spacing", cfg["real_spacing"]], out / "manifest.json")
     return out / "manifest.json"
 
 
 def run_all(cfg: dict, args, work: Path, steps: Steps) -> dict:
     manifest = make_data(cfg, work, steps)
+    real = real_manifest(args, cfg, work, steps)
     cmp_dir = work / "objectives"
     compare = [PY, "benchmarks/compare_objectives.py", manifest, "--out", cmp_dir, "--grid", cfg["grid"],
                "--voxel-mm", cfg["voxel_mm"], "--channels", cfg["channels"], "--latent", cfg["latent"],
@@ -115,6 +118,10 @@ def run_all(cfg: dict, args, work: Path, steps: Steps) -> dict:
                "--eval-split", cfg["eval_split"], "--device", cfg["device"], "--seed", "0"]
     if cfg["eval_limit"]:
         compare += ["--eval-limit", cfg["eval_limit"]]
+    if real is not None:
+        compare += ["--real", real, "--real-modes", "dev"]
+        compare += ["--real-limit", cfg["real_limit"]] if cfg["real_limit"] else []
+        compare += ["--real-types", cfg["real_types"]] if cfg["real_types"] else []
     steps.run("objectives compared", compare, cmp_dir / "objectives.json")
     objectives = json.loads((cmp_dir / "objectives.json").read_text())
     two_stage = next(m for m in objectives["methods"] if m["method"] == "two_stage")
@@ -128,7 +135,6 @@ def run_all(cfg: dict, args, work: Path, steps: Steps) -> dict:
         train += ["--max-epochs", cfg["unet_max_epochs"]]
     steps.run(f"U-Net peer (budget = two-stage training time, {budget} min)", train, unet / "unet.safetensors")
     sets = {"synthetic": (manifest, cfg["eval_split"], [], cfg["eval_limit"], None)}
-    real = real_manifest(args, work, steps)
     if real is not None:
         sets["real"] = (real, "test", ["--match-components"], cfg["real_limit"], cfg["real_types"])
     for name, (man, split, extra, limit, types) in sets.items():

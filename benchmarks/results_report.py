@@ -96,7 +96,8 @@ def write_results(path: Path, config: str, cfg: dict, measured: dict, log: list[
     out += ["## Configurations", "",
             "| | smoke | cpu (≤ 90 min on 2 cores, background) | gpu (documented; not run here: no GPU was lent) |",
             "|---|---|---|---|",
-            "| data | 6 toy shells (32³ at 6 mm), 3 defect types | `skullvae synth --n 40 --seed 0 --shape 144 --spacing 1.6` (6 test skulls × 6 types) + the 25 real-skull cases | `skullvae synth --n 100 --seed 0 --shape 256 --spacing 0.8` + the real-skull cases |",
+            "| data | 6 toy shells (32³ at 6 mm), 3 defect types; 1 real-skull case | `skullvae synth --n 40 --seed 0 --shape 144 --spacing 1.6` (6 test skulls × 6 types) + the 25 real-skull cases (`make_real_benchmark.py --spacing 1.0`) | `skullvae synth --n 100 --seed 0 --shape 256 --spacing 0.8` + the real-skull cases at 0.5 mm |",
+            "| wall time | ~7 min | estimated ~60 min (from each step's measured cost; not yet run) | – |",
             "| grid | 16³ at 14 mm, latent 4 | 64 × 80 × 64 at 2.8 mm, latent 32 | 96 × 128 × 96 at 1.9 mm, latent 64 |",
             "| budget per method | 1 epoch (+1 stage 2) | 25 stage-1 epochs (+20 stage-2) | 200 (+150), `--device cuda` |",
             "| U-Net | 1 epoch | the two-stage model's training time | the same rule |", "",
@@ -113,8 +114,8 @@ def write_results(path: Path, config: str, cfg: dict, measured: dict, log: list[
             "training volumes, moment-matched Gaussian (mm) and Monte Carlo (MC). Non-normal dims: D'Agostino–Pearson "
             "p < 0.01 on draws from q(z). KS: Kolmogorov–Smirnov distance of each dim's draws to N(0, 1). Prior: draws "
             "z ~ N(0, I) decoding to one connected skull-sized component, and their Dice to the nearest training skull. "
-            "Completion: no defect type, rim step (`dev`) and without it (`dev:norim`). Train s: wall time (two-stage: "
-            "both stages).", "", (work / "objectives" / "objectives.md").read_text(), "",
+            "Completion: no defect type, rim step (`dev`) and without it (`dev:norim`); `real` = on the real-skull "
+            "benchmark (`--match-components`). Train s: wall time (two-stage: both stages).", "", (work / "objectives" / "objectives.md").read_text(), "",
             "## Li et al. 2022's claims on this data", ""]
     out += [f"- {c}" for c in claims(methods, smoke)] + [""]
     for name in measured["sets"]:
