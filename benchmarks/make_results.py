@@ -11,7 +11,11 @@ runs again (each step writes into ``WORK``):
   epochs per method, 20 stage-2 epochs, the U-Net under the two-stage model's
   training time, all 36 synthetic test cases and the 25 real-skull cases (the benchmark
   built at 1.0 mm, so that the six methods can be scored on it too): estimated at about
-  60 minutes on 2 cores from the measured cost of each step (≤ 90; run it in the background).
+  75 minutes on 2 cores (≤ 90; run it in the background) from measured costs: a
+  stage-1 epoch ≈ 8.5 s and a stage-2 epoch ≈ 6.7 s on one thread (README, issue 3),
+  a synthetic 144³ case 3.3 s in ``dev``, 1.9 s in ``auto``/``mirror``, 0.4 s in
+  ``dev:norim``, a 1.0 mm real-skull case 2–7 s per mode; the evaluations of the six
+  methods (≈ 14 min synthetic, ≈ 16 min real) and their training (≈ 20 min) dominate.
 * ``gpu`` — 100 synthetic skulls at 0.8 mm, grid 96 × 128 × 96 at 1.9 mm,
   200 / 150 epochs on CUDA (``--device cuda``), the real-skull benchmark at 0.5 mm; the same steps.
 
