@@ -27,7 +27,9 @@ Per method the script measures:
   (``--eval-modes``, default ``dev,dev:norim``) on ``--eval-split``, and with ``--real
   MANIFEST`` on the real-skull benchmark too (``--real-modes``, default ``dev``,
   ``--match-components``);
-* training time.
+* training time;
+* with ``--sweep-betas B1,B2``: a β-VAE and a two-stage model at each β (held-out Dice and
+  KL only), for Li et al.'s claim that the two-stage method needs no β tuning.
 
 Writes ``OUT/objectives.json``, ``OUT/objectives.md``, ``OUT/runs/<method>/`` and
 ``OUT/eval/<method>/`` (resumable: a finished run or evaluation is reused).
@@ -55,6 +57,8 @@ METHODS = ("beta_small", "beta_large", "sigma", "balanced", "mog", "two_stage")
 
 
 def _stage1(method: str, args) -> tuple[str, dict]:
+    if method.startswith("beta@"):  # a point of the beta sweep
+        return "beta", {"beta": float(method[5:])}
     return {"beta_small": ("beta", {"beta": args.beta_small}), "beta_large": ("beta", {"beta": args.beta_large}),
             "sigma": ("sigma", {}), "balanced": ("balanced", {}), "mog": ("mog", {"warmup": args.mog_warmup})}[method]
 
@@ -73,8 +77,8 @@ def train_method(method: str, args, runs: Path) -> dict:
         return LoopSettings(epochs=epochs, batch_size=args.batch_size, lr=args.lr, seed=seed,
                             device=resolve_device(args.device), progress=False)
 
-    if method == "two_stage":
-        base = train_method("beta_large", args, runs)
+    if method.startswith("two_stage"):  # two_stage: on beta_large; two_stage@B: on beta@B
+        base = train_method("beta_large" if method == "two_stage" else "beta@" + method.split("@")[1], args, runs)
         if run.exists():
             shutil.rmtree(run)
         shutil.copytree(base["run"], run, ignore=shutil.ignore_patterns("done.json", "onnx", "stage2"))
@@ -182,6 +186,37 @@ def measure(method: str, trained: dict, args, out: Path, caches) -> dict:
     return row
 
 
+def sweep_rows(args, caches) -> list[dict]:
+    """The β sweep (``--sweep-betas``): β-VAE and two-stage at each β; held-out Dice and KL only."""
+    from skullvae.model import load_model
+    from skullvae.training.common import heldout_dice
+
+    out = []
+    for beta in args.sweep_betas:
+        row: dict = {"value": beta}
+        for arm in ("beta", "two_stage"):
+            trained = train_method(f"{arm}@{beta:g}", args, args.out / "runs")
+            model = load_model(trained["run"], device="cpu")
+            latent = latent_metrics(model, caches[0])
+            row[arm] = {"train_s": trained["train_s"], "kl_moment_matched": latent["kl_moment_matched"],
+                        "dims_non_normal_0.01": latent["dims_non_normal_0.01"],
+                        "heldout_dice_complete": heldout_dice(model.encoder, model.decoder, caches[1],
+                                                              model.device).get("val_dice_complete")}
+        out.append(row)
+    return out
+
+
+def sweep_markdown(rows: list[dict]) -> str:
+    """The β sweep as a table (one row per β)."""
+    lines = ["| β | β-VAE held-out Dice | two-stage held-out Dice | KL(q‖N) nats (the same encoder) | non-normal dims | "
+             "train s (β-VAE / two-stage) |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        b, t = r["beta"], r["two_stage"]
+        lines.append(f"| {r['value']:g} | {b['heldout_dice_complete']:.3f} | {t['heldout_dice_complete']:.3f} | "
+                     f"{t['kl_moment_matched']:.1f} | {t['dims_non_normal_0.01']} | {b['train_s']:.0f} / {t['train_s']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
 def markdown(rows: list[dict], modes: list[str], real_modes: list[str] = ()) -> str:
     """The comparison table (one row per method; completion on the real-skull benchmark when run)."""
     columns = [("completion", m, m) for m in modes] + [("completion_real", m, f"real {m}") for m in real_modes]
@@ -224,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real-modes", default="dev")
     parser.add_argument("--real-limit", type=int, default=None)
     parser.add_argument("--real-types", default=None)
+    parser.add_argument("--sweep-betas", default="", help="comma-separated β values: β-VAE and two-stage at each "
+                        "(held-out Dice and KL only), for the claim that the two-stage method needs no β tuning")
     parser.add_argument("--prior-samples", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
@@ -236,6 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     args.grid = grid if len(grid) == 3 else (grid[0],) * 3
     args.channels = ints(args.channels)
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    try:
+        args.sweep_betas = [float(b) for b in args.sweep_betas.split(",") if b.strip()]
+    except ValueError:
+        raise SkullVAEError(f"--sweep-betas must be comma-separated numbers, got {args.sweep_betas!r}") from None
     bad = [m for m in methods if m not in METHODS]
     if bad:
         raise SkullVAEError(f"unknown method(s) {', '.join(bad)} (choose from {', '.join(METHODS)})")
@@ -256,12 +297,16 @@ def main(argv: list[str] | None = None) -> int:
     modes = [m.strip() for m in args.eval_modes.split(",") if m.strip()]
     real_modes = [m.strip() for m in args.real_modes.split(",") if m.strip()] if args.real is not None else []
     settings = {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
-    result = {"settings": settings, "methods": rows, "wall_s": time.perf_counter() - started}
+    sweep = sweep_rows(args, caches) if args.sweep_betas else []
+    result = {"settings": settings, "methods": rows, "sweep": sweep, "wall_s": time.perf_counter() - started}
     from skullvae.io.atomic import atomic_write_text
 
     atomic_write_text(args.out / "objectives.json", json.dumps(result, indent=1, default=str) + "\n")
-    atomic_write_text(args.out / "objectives.md", markdown(rows, modes, real_modes))
-    print(markdown(rows, modes, real_modes))
+    table = markdown(rows, modes, real_modes)
+    if sweep:
+        table += "\nβ sweep (`--sweep-betas`):\n\n" + sweep_markdown(sweep)
+    atomic_write_text(args.out / "objectives.md", table)
+    print(table)
     return 0
 
 

@@ -48,16 +48,19 @@ CONFIGS = {
     "smoke": {"data": "toy", "grid": "16", "voxel_mm": 14.0, "channels": "4,8", "latent": 4, "epochs": 1,
               "stage2_epochs": 1, "batch_size": 2, "mog_warmup": 1, "prior_samples": 8, "eval_limit": 1,
               "heldout": "val", "eval_split": "val", "device": "cpu", "threads": "2", "unet_channels": "4,8,16",
+              "sweep": "10",
               "unet_max_epochs": 1, "real_limit": 1, "real_types": "random_1", "real_spacing": 1.0},
     "cpu": {"data": "synth", "synth": ["--n", "40", "--seed", "0", "--shape", "144", "--spacing", "1.6"],
             "grid": "64,80,64", "voxel_mm": 2.8, "channels": "8,16,32,64", "latent": 32, "epochs": 25,
             "stage2_epochs": 20, "batch_size": 4, "mog_warmup": 200, "prior_samples": 32, "eval_limit": None,
             "heldout": "test", "eval_split": "test", "device": "cpu", "threads": "2", "unet_channels": "8,16,32,64",
+            "sweep": "",
             "unet_max_epochs": None, "real_limit": None, "real_types": None, "real_spacing": 1.0},
     "gpu": {"data": "synth", "synth": ["--n", "100", "--seed", "0", "--shape", "256", "--spacing", "0.8"],
             "grid": "96,128,96", "voxel_mm": 1.9, "channels": "16,32,64,128", "latent": 64, "epochs": 200,
             "stage2_epochs": 150, "batch_size": 8, "mog_warmup": 500, "prior_samples": 64, "eval_limit": None,
             "heldout": "test", "eval_split": "test", "device": "cuda", "threads": "16", "unet_channels": "16,32,64,128",
+            "sweep": "10,30,300,1000",
             "unet_max_epochs": None, "real_limit": None, "real_types": None, "real_spacing": 0.5},
 }
 VAE_MODES = "auto,dev,mirror"
@@ -122,6 +125,8 @@ def run_all(cfg: dict, args, work: Path, steps: Steps) -> dict:
                "--eval-split", cfg["eval_split"], "--device", cfg["device"], "--seed", "0"]
     if cfg["eval_limit"]:
         compare += ["--eval-limit", cfg["eval_limit"]]
+    if cfg["sweep"]:
+        compare += ["--sweep-betas", cfg["sweep"]]
     if real is not None:
         compare += ["--real", real, "--real-modes", "dev"]
         compare += ["--real-limit", cfg["real_limit"]] if cfg["real_limit"] else []

@@ -54,7 +54,8 @@ def test_compare_objectives_tiny(toy, tmp_path):
     tiny = ["--grid", "16", "--voxel-mm", "14", "--channels", "4,8", "--latent", "4", "--epochs", "1",
             "--stage2-epochs", "1", "--batch-size", "2", "--heldout", "val", "--eval-split", "val", "--eval-limit", "1",
             "--prior-samples", "4"]
-    assert cmp.main([str(toy), "--out", str(out), "--methods", "beta_large,two_stage,sigma", *tiny]) == 0
+    assert cmp.main([str(toy), "--out", str(out), "--methods", "beta_large,two_stage,sigma", "--sweep-betas", "7",
+                     *tiny]) == 0
     result = json.loads((out / "objectives.json").read_text())
     assert [m["method"] for m in result["methods"]] == ["beta_large", "two_stage", "sigma"]
     for m in result["methods"]:
@@ -66,8 +67,13 @@ def test_compare_objectives_tiny(toy, tmp_path):
     two, big = result["methods"][1], result["methods"][0]
     assert two["stage2"] and not big["stage2"] and two["train_s"] > big["train_s"]
     assert two["kl_moment_matched"] == pytest.approx(big["kl_moment_matched"], rel=1e-5)  # the same encoder
-    table = (out / "objectives.md").read_text().splitlines()
+    (sweep,) = result["sweep"]
+    assert sweep["value"] == 7 and 0 <= sweep["two_stage"]["heldout_dice_complete"] <= 1
+    assert sweep["two_stage"]["kl_moment_matched"] == pytest.approx(sweep["beta"]["kl_moment_matched"], rel=1e-5)
+    main_table, sweep_table = (out / "objectives.md").read_text().split("β sweep")
+    table = main_table.strip().splitlines()
     assert len(table) == 2 + 3 and all(line.count("|") == table[0].count("|") for line in table)
+    assert sweep_table.strip().splitlines()[-1].startswith("| 7 |")
     before = (out / "runs" / "beta_large" / "stage1" / "model.safetensors").stat().st_mtime_ns
     assert cmp.main([str(toy), "--out", str(out), "--methods", "beta_large", *tiny]) == 0  # a finished run is reused
     assert (out / "runs" / "beta_large" / "stage1" / "model.safetensors").stat().st_mtime_ns == before
