@@ -9,7 +9,7 @@ runs again (each step writes into ``WORK``):
   numbers are not results**.
 * ``cpu`` — 40 synthetic skulls at 1.6 mm, grid 64 × 80 × 64 at 2.8 mm, 25 stage-1
   epochs per method, 20 stage-2 epochs, the U-Net under the two-stage model's
-  training time, all 36 synthetic test cases and the 25 real-skull cases (the benchmark
+  training time, all 36 synthetic test cases and every real-skull case (the benchmark
   built at 1.0 mm, so that the six methods can be scored on it too): estimated at about
   75 minutes on 2 cores (≤ 90; run it in the background) from measured costs: a
   stage-1 epoch ≈ 8.5 s and a stage-2 epoch ≈ 6.7 s on one thread (README, issue 3),
@@ -73,18 +73,26 @@ class Steps:
     def __init__(self, work: Path, threads: str):
         self.work, self.log = work, []
         self.env = dict(os.environ, OMP_NUM_THREADS=threads, MPLBACKEND="Agg")
+        self.record = work / "steps.json"  # how long each step took when it ran (a reused step keeps its time)
+        self.took = json.loads(self.record.read_text()) if self.record.is_file() else {}
+
+    def total_s(self) -> float:
+        """Seconds of all steps of this configuration, as they ran (reused ones included)."""
+        return float(sum(s["seconds"] or 0.0 for s in self.log))
 
     def run(self, name: str, argv: list[str], done: Path | None = None) -> float:
         shown = " ".join(shlex.quote(str(a)).replace(str(self.work), "$WORK").replace(PY, "python")
                          .replace(str(ROOT) + "/", "") for a in argv)
         if done is not None and done.exists():
-            self.log.append({"step": name, "command": shown, "seconds": None, "reused": True})
+            self.log.append({"step": name, "command": shown, "seconds": self.took.get(shown), "reused": True})
             return 0.0
         print(f"== {name}: {shown}", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         subprocess.run([str(a) for a in argv], check=True, cwd=ROOT, env=self.env)
         seconds = time.perf_counter() - t0
         self.log.append({"step": name, "command": shown, "seconds": round(seconds, 1), "reused": False})
+        self.took[shown] = round(seconds, 1)
+        self.record.write_text(json.dumps(self.took, indent=1))
         return seconds
 
 
@@ -192,10 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(args.work)
     args.work.mkdir(parents=True, exist_ok=True)
     steps = Steps(args.work.resolve(), cfg["threads"])
-    t0 = time.perf_counter()
     measured = run_all(cfg, args, args.work.resolve(), steps)
-    write_results(args.results, args.config, cfg, measured, steps.log, args.work.resolve(), machine(),
-                  time.perf_counter() - t0)
+    write_results(args.results, args.config, cfg, measured, steps.log, args.work.resolve(), machine(), steps.total_s())
     print(f"wrote {args.results}", file=sys.stderr)
     return 0
 
