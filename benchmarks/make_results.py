@@ -165,7 +165,9 @@ def run_all(cfg: dict, args, work: Path, steps: Steps) -> dict:
                   [PY, "benchmarks/unet_baseline.py", "evaluate", unet, "--data", man, "-o", work / f"unet_{name}",
                    "--modes", UNET_MODES, "--split", split, "--device", cfg["device"], *extra, *lim, *typ],
                   work / f"unet_{name}" / "summary.md")
-    return {"objectives": objectives, "sets": list(sets), "unet": json.loads((unet / "config.json").read_text())}
+    notes = json.loads(Path(real).read_text()).get("notes", "") if real is not None else ""
+    return {"objectives": objectives, "sets": list(sets), "unet": json.loads((unet / "config.json").read_text()),
+            "real": str(real) if real is not None else None, "real_notes": notes.split(";")[0]}
 
 
 def machine() -> str:

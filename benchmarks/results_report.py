@@ -121,6 +121,9 @@ def write_results(path: Path, config: str, cfg: dict, measured: dict, log: list[
             (", reused" if step["reused"] else "")
         out.append(f"# {step['step']} ({took})")
         out.append(step["command"])
+    if "real" in measured["sets"] and not any(step["step"].startswith("real-skull") for step in log):
+        out.append(f"# real-skull benchmark: given with --real {measured.get('real', '')} (made by "
+                   "benchmarks/make_real_benchmark.py; its notes: " + measured.get("real_notes", "") + ")")
     out += ["```", "", "## The objectives compared", "",
             "Held-out recon Dice: decode(μ(x)) of the held-out complete skulls. KL(q‖N): the aggregate posterior of the "
             "training volumes, moment-matched Gaussian (mm) and Monte Carlo (MC). Non-normal dims: D'Agostino–Pearson "

@@ -10,9 +10,7 @@ import typer
 
 EVALUATE_HELP = """Complete every case of a manifest split as a user would and score the implants.
 
-Writes OUT/scores.csv (one row per case × mode: DSC, bDSC, HD95 mm, rim gap, wall time),
-OUT/summary.md (per defect type × mode) and OUT/box_{dsc,bdsc,hd95}.png. Run it again
-with the same settings to continue an interrupted evaluation (scored cases are skipped).
+Writes OUT/scores.csv (one row per case × mode: DSC, bDSC, HD95 mm, rim gap, wall time), OUT/summary.md (per defect type × mode) and OUT/box_{dsc,bdsc,hd95}.png. Run it again with the same settings to continue an interrupted evaluation (scored cases are skipped).
 
 Examples:
 
