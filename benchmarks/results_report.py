@@ -107,7 +107,7 @@ def write_results(path: Path, config: str, cfg: dict, measured: dict, log: list[
             "| | smoke | cpu (≤ 90 min on 2 cores, background) | gpu (documented; not run here: no GPU was lent) |",
             "|---|---|---|---|",
             "| data | 6 toy shells (32³ at 6 mm), 3 defect types; 1 real-skull case | `skullvae synth --n 40 --seed 0 --shape 144 --spacing 1.6` (6 test skulls × 6 types) + every real-skull case (`make_real_benchmark.py --spacing 1.0`) | `skullvae synth --n 100 --seed 0 --shape 256 --spacing 0.8` + the real-skull cases at 0.5 mm |",
-            "| wall time | ~7 min | estimated ~75 min (from each step's measured cost, see `make_results.py`; not yet run) | – |",
+            "| wall time | ~4 min | estimated ~75 min (from each step's measured cost, see `make_results.py`; not yet run) | – |",
             "| grid | 16³ at 14 mm, latent 4 | 64 × 80 × 64 at 2.8 mm, latent 32 | 96 × 128 × 96 at 1.9 mm, latent 64 |",
             "| budget per method | 1 epoch (+1 stage 2) | 25 stage-1 epochs (+20 stage-2) | 200 (+150), `--device cuda` |",
             "| U-Net | 1 epoch | the two-stage model's training time | the same rule |",
