@@ -171,7 +171,7 @@ def unet_completers(net, config: dict, modes=UNET_MODES, device: str = "cpu") ->
     from skullvae.completion.options import CompletionOptions
     from skullvae.completion.result import Completion
     from skullvae.evaluation import prediction_from_completion
-    from skullvae.preprocessing.pipeline import load_mask
+    from skullvae.evaluation.completers import upright_mask
 
     def make(mode: str):
         flag = mode.partition(":")[2]
@@ -180,7 +180,7 @@ def unet_completers(net, config: dict, modes=UNET_MODES, device: str = "cpu") ->
 
         @torch.no_grad()
         def complete(case, volume):
-            prepared = load_mask(volume)
+            prepared = upright_mask(volume)  # complete's preprocess and pose stages
             prepared.place(config["grid"], float(config["voxel_mm"]))
             x = torch.from_numpy((prepared.grid_array >= 0.5).astype(np.float32))[None, None].to(device)
             prob = torch.sigmoid(net(x).float())[0, 0].cpu().numpy()

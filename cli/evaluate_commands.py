@@ -8,6 +8,8 @@ from typing import Optional
 
 import typer
 
+from skullvae_cli.complete_commands import PoseChoice
+
 EVALUATE_HELP = """Complete every case of a manifest split as a user would and score the implants.
 
 Writes OUT/scores.csv (one row per case × mode: DSC, bDSC, HD95 mm, rim gap, wall time), OUT/summary.md (per defect type × mode) and OUT/box_{dsc,bdsc,hd95}.png. Run it again with the same settings to continue an interrupted evaluation (scored cases are skipped).
@@ -35,6 +37,7 @@ def evaluate(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     gamma: float = typer.Option(1.0, "--gamma", help="Scale of the DEV vector."),
     steps: int = typer.Option(60, "--steps", min=1, help="optimize: Adam steps."),
+    pose: PoseChoice = typer.Option(PoseChoice.auto, "--pose", help="auto (as complete: a scan stored upside down or face-back is completed upright) or keep."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Start again in a folder that holds an evaluation."),
 ) -> None:
     """Score completion modes on a manifest (see examples below)."""
@@ -55,9 +58,9 @@ def evaluate(
     settings = {"data": str(Path(data).resolve()), "split": split,
                 "model": getattr(loaded, "model_id", None) if loaded is not None else "none (mirror only)",
                 "model_path": str(getattr(loaded, "run_dir", "")) if loaded is not None else None,
-                "defect_type_hint": defect_type_hint, "types": type_list, "limit": limit, "gamma": gamma}
+                "defect_type_hint": defect_type_hint, "types": type_list, "limit": limit, "gamma": gamma, "pose": pose.value}
     completers = mode_completers(mode_list, loaded, defect_type_hint=defect_type_hint, gamma=gamma,
-                                 optimize_steps=steps)
+                                 optimize_steps=steps, pose=pose.value)
     rows = _run_with_progress(run_evaluation, cases, completers, output, settings, match_components, overwrite)
     _print_summary(rows, mode_list, {c.key for c in cases}, output)
 

@@ -94,8 +94,18 @@ def prediction_from_completion(case, completion, opts: CompletionOptions, model=
     return pred
 
 
+def upright_mask(volume, hu_threshold: float = 300.0, pose: str = "auto"):
+    """``complete``'s preprocess and pose stages: the bone mask, turned upright with ``pose="auto"``."""
+    from skullvae.preprocessing.pipeline import load_mask
+
+    prepared = load_mask(volume, hu_threshold)
+    if pose == "auto":
+        prepared.upright()  # same voxels: every result stays on the input grid
+    return prepared
+
+
 def mode_completers(modes: list[str], model=None, *, defect_type_hint: bool = False, gamma: float = 1.0,
-                    optimize_steps: int = 60, hu_threshold: float = 300.0) -> dict[str, Completer]:
+                    optimize_steps: int = 60, hu_threshold: float = 300.0, pose: str = "auto") -> dict[str, Completer]:
     """One completer per mode, each running ``skullvae complete``'s stages in memory.
 
     Args:
@@ -106,12 +116,15 @@ def mode_completers(modes: list[str], model=None, *, defect_type_hint: bool = Fa
         gamma: DEV scale.
         optimize_steps: Adam steps of ``optimize``.
         hu_threshold: bone threshold for CT inputs.
+        pose: ``auto`` turns a scan stored upside down or face-back upright first, as
+            ``complete`` does (same voxels: the implant stays on the input grid); ``keep``.
 
     Returns:
         ``{mode: complete(case, volume)}``.
     """
+    if pose not in ("auto", "keep"):
+        raise SkullVAEError(f"unknown --pose {pose!r} (choose from auto, keep)")
     from skullvae.completion.modes import run_completion
-    from skullvae.preprocessing.pipeline import load_mask
 
     def make(mode: str) -> Completer:
         base, _, flag = mode.partition(":")
@@ -119,8 +132,8 @@ def mode_completers(modes: list[str], model=None, *, defect_type_hint: bool = Fa
         def complete(case, volume) -> ImplantPrediction:
             opts = CompletionOptions(mode=base, model=model, defect_type=case.defect_type if defect_type_hint else None,
                                      gamma=gamma, optimize_steps=optimize_steps, rim=flag != NO_RIM,
-                                     hu_threshold=hu_threshold)
-            prepared = load_mask(volume, hu_threshold)
+                                     hu_threshold=hu_threshold, pose=pose)
+            prepared = upright_mask(volume, hu_threshold, pose)
             completion = run_completion(prepared, opts, model)
             pred = prediction_from_completion(prepared, completion, opts, model)
             pred.info["completion_mode"] = completion.mode
