@@ -16,8 +16,7 @@ Skulls:
 * ``ct_pitch``: ``CT_pitch.nii.gz``, a head phantom in display values, bone = value ≥ 200
   plus the thin vault bone its 2.4 mm slices blur below 200 (see :func:`load_ct_pitch`),
   largest 26-connected piece (drops loose bits; the plastic objects and the plate lie
-  below 200), in its own oblique (16.5° pitch) 0.8125 × 0.8125 × 2.397 mm grid. Its thin
-  upper frontal bone falls partly below 200: a natural opening at the front of the vertex.
+  below 200), in its own oblique (16.5° pitch) 0.8125 × 0.8125 × 2.397 mm grid.
 * ``skullbreak_pt_001``: ``skullbreak_parietotemporal_001.nii.gz`` (0.4 mm, identity),
   which already lacks bone on its +x parietotemporal side; cropped to the bone
   plus 5 mm and resampled (linear, threshold 0.5) to ``--spacing`` unless that is 0.4.
@@ -37,9 +36,8 @@ midline; moved back in 5° steps, at most 30°, where the vertex is open),
 across the midline behind) and ``hemicraniectomy`` (about 120 × 90 mm on one side, moved
 back in 4° steps where the front is open). Sizes are arc lengths on the skull surface.
 A type that fits nowhere on a skull within ``MAX_ATTEMPTS`` seeds is left out of that
-case (``null`` in its ``files``): on ``ct_pitch`` the open front and vertex leave no room
-for bilateral, vertex, bifrontal or hemicraniectomy defects, on ``skullbreak_pt_001`` the
-existing defect reaches too far back for the occipital flap.
+case (``null`` in its ``files``): on ``skullbreak_pt_001`` the existing defect reaches too
+far back for the occipital flap.
 
 Left out: ``vtk_headsq_ct.nii.gz`` (stops at mid-cranium, no vault top) and
 ``ge_head_ct_dicom/`` (28 slices with 1.1–7.4 mm gaps, no full vault either): neither is
@@ -83,7 +81,7 @@ CLEARANCE_MM = 10.0
 OPENING_MIN_ELEVATION_DEG = -15.0
 #: Smaller empty patches of the ray map (thin bone at the skull base) are not openings.
 OPENING_MIN_CM2 = 1.0
-#: CT_pitch: thin vault bone between 120 and 200 is kept above this elevation, within this shell.
+#: CT_pitch: thin bone between 120 and 200 is kept above this elevation, within this outer shell.
 PITCH_VAULT_MIN_ELEVATION_DEG = -40.0
 PITCH_SHELL_MM = 8.0
 LAYOUT = {
@@ -125,8 +123,8 @@ def load_ct_pitch(real: Path) -> tuple[Volume, dict]:
     """Bone of the phantom in its own oblique grid, thin vault bone kept by a hysteresis threshold.
 
     ``>= 200`` leaves out the plastic objects (152–160) but also the thin upper vault, whose
-    2.4 mm slices blur it to 120–200: an 86 cm² false opening. So the vault (elevation above
-    ``PITCH_VAULT_MIN_ELEVATION_DEG`` from the bone centroid) also takes the voxels ``>= 120``
+    2.4 mm slices blur it to 120–200: an 86 cm² false opening, and holes over the orbits. So
+    above ``PITCH_VAULT_MIN_ELEVATION_DEG`` (elevation from the bone centroid) it also takes the voxels ``>= 120``
     (about half the bone plateau, the partial-volume edge) that connect to ``>= 200`` bone and
     lie within ``PITCH_SHELL_MM`` of the outermost such voxel along their ray from the
     centroid: the shell, not the objects deep inside it.
@@ -157,8 +155,8 @@ def load_ct_pitch(real: Path) -> tuple[Volume, dict]:
     added[tuple(idx[keep].T)] = True
     bone, n, second = largest_piece(strict | added)
     info = {"source_file": path.name, "preparation": (
-        "bone = value >= 200, plus (vault only, elevation > "
-        f"{PITCH_VAULT_MIN_ELEVATION_DEG:g} deg from the bone centroid) voxels >= 120 connected to it and within "
+        "bone = value >= 200, plus (above "
+        f"{PITCH_VAULT_MIN_ELEVATION_DEG:g} deg elevation from the bone centroid) voxels >= 120 connected to it and within "
         f"{PITCH_SHELL_MM:g} mm of the outermost such voxel on their ray; largest 26-connected piece; native oblique grid"),
         "components_before_keep_largest": n, "second_component_voxels": second,
         "voxels_ge_200": int(strict.sum()), "voxels_added_partial_volume": int((bone & ~strict).sum())}
@@ -502,8 +500,8 @@ def build(out: Path, real: Path, spacing: float, overwrite: bool) -> list[tuple]
                     "skullbreak_parietotemporal_001.nii.gz: SkullBreak CC BY 4.0, from CQ500 CC BY-NC-SA 4.0"),
         "citation": "Kodym et al., Data in Brief 35:106902 (2021) for SkullBreak; skullvae benchmarks/make_real_benchmark.py",
         "notes": (f"spacing {spacing} mm except ct_pitch (native oblique 0.8125 x 0.8125 x 2.397 mm); implants keep "
-                  f"{CLEARANCE_MM:g} mm from natural openings (cases[].openings; ct_pitch's thin upper frontal bone is below "
-                  "its bone threshold, a known natural opening at the front of the vertex; skullbreak_pt_001 has its own "
+                  f"{CLEARANCE_MM:g} mm from natural openings (cases[].openings; ct_pitch's thin bone is kept by a hysteresis "
+                  "threshold, see its preparation; skullbreak_pt_001 has its own "
                   "parietotemporal defect on the +x side); seeds per case in cases[].defects"),
         "splits": {"fixed": ["test"]},
         "cases": cases,
