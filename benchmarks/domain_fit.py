@@ -17,7 +17,9 @@ and crops included:
 * ``msr_double_shell``: the STL voxelised at ``--msr-spacing`` as in ``make_real_benchmark.py``.
 
 Held-out synthetic skulls: ``--synthetic N`` complete skulls of data-set seed
-``--synthetic-seed`` (no recipe in README trains on it), for each ``--realism``.
+``--synthetic-seed`` (no recipe in README trains on it), for each ``--realism``; the first
+realism listed is the json's ``synthetic_heldout`` (pass ``--realism real,smooth`` for a
+model trained on ``--realism real``).
 
 Usage::
 
@@ -26,7 +28,8 @@ Usage::
 
 ``--write-json`` writes ``domain_fit.json`` into the model folder::
 
-    {"real": {name: dice}, "synthetic_heldout": dice, "synthetic_heldout_by_realism": {...}, "command": "..."}
+    {"real": {name: dice}, "synthetic_heldout": dice,
+     "synthetic_heldout_by_realism": {realism: {"mean", "min", "n"}}, "command": "..."}
 """
 
 from __future__ import annotations
@@ -95,8 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="folder holding data/real (default ../shared)")
     parser.add_argument("--synthetic", type=int, default=6, help="held-out synthetic skulls per realism (default 6)")
     parser.add_argument("--synthetic-seed", type=int, default=909, help="their data-set seed (default 909)")
-    parser.add_argument("--realism", default="smooth,real", help="comma-separated: smooth, real (default both)")
-    parser.add_argument("--shape", type=int, default=144, help="synthetic grid size (default 144)")
+    parser.add_argument("--realism", default="smooth,real",
+                        help="comma-separated: smooth, real (default both); the first is the json's synthetic_heldout")
+    parser.add_argument("--shape", type=int, default=160, help="synthetic grid size (default 160: holds real-realism skulls)")
     parser.add_argument("--spacing", type=float, default=1.6, help="synthetic voxel size, mm (default 1.6)")
     parser.add_argument("--msr-spacing", type=float, default=0.8, help="voxel size for the STL (default 0.8)")
     parser.add_argument("--write-json", action="store_true", help="write domain_fit.json into the model folder")
@@ -130,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_json:
         from skullvae.model.locate import resolve_run_dir
 
-        heldout = synth.get("smooth", next(iter(synth.values()), {})).get("mean")
+        heldout = synth[realisms[0]]["mean"] if realisms else None
         data = {"real": real_fit, "synthetic_heldout": heldout, "synthetic_heldout_by_realism": synth,
                 "command": "python benchmarks/domain_fit.py " + shlex.join(argv if argv is not None else sys.argv[1:])}
         path = resolve_run_dir(args.model) / "domain_fit.json"
