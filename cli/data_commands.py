@@ -43,18 +43,13 @@ def synth(
     check_realism(realism)
     if not 0.0 <= template_fraction <= 1.0:
         raise SkullVAEError(f"--template-fraction must be between 0 and 1, got {template_fraction}")
-    prepared = None
-    if templates is not None:
-        from skullvae.phantoms.templates import load_templates
-
-        ids = [t.strip() for t in template_ids.split(",") if t.strip()] if template_ids else None
-        prepared = load_templates(templates, ids)
-    elif template_ids:
+    if template_ids and templates is None:
         raise SkullVAEError("--template-ids needs --templates MANIFEST")
+    ids = [t.strip() for t in template_ids.split(",") if t.strip()] if template_ids else None
     manifest = synthesize_dataset(
         out_dir, n, seed, shape=shape, spacing=spacing, defect_types=_parse_types(types),
         progress=True, max_rotation_deg=max_rotation, overwrite=overwrite, realism=realism,
-        templates=prepared, template_fraction=template_fraction,
+        template_manifest=templates, template_ids=ids, template_fraction=template_fraction,
     )
     typer.echo(f"wrote {n} skulls and {manifest}")
 

@@ -61,6 +61,8 @@ def synthesize_dataset(
     realism: str = "smooth",
     templates: list | None = None,
     template_fraction: float = 0.5,
+    template_manifest: str | os.PathLike | None = None,
+    template_ids: list[str] | None = None,
 ) -> Path:
     """Synthesise ``n`` skulls with every defect type and write the manifest.
 
@@ -77,6 +79,9 @@ def synthesize_dataset(
         realism: ``"smooth"`` or ``"real"`` synthetic skulls (:mod:`skullvae.phantoms.realism`).
         templates: prepared :class:`~skullvae.phantoms.templates.Template` list, or None.
         template_fraction: share of the skulls made from templates (with ``templates``).
+        template_manifest: instead of ``templates``, a manifest whose complete skulls are
+            loaded as templates (after every other argument has been checked).
+        template_ids: only these skull ids of ``template_manifest``.
 
     Returns:
         Path of the written ``manifest.json``.
@@ -89,6 +94,10 @@ def synthesize_dataset(
     check_realism(realism)
     rotation = default_rotation(realism, max_rotation_deg)
     check_field_of_view(shape, spacing, rotation, realism)  # fail before writing anything
+    if template_manifest is not None:
+        from skullvae.phantoms.templates import load_templates
+
+        templates = load_templates(template_manifest, template_ids)
     sources = skull_sources(n, seed, [t.name for t in templates or []], template_fraction)
     by_name = {t.name: t for t in templates or []}
     jobs = [(i, sid) for i, sid in enumerate(ids)]

@@ -132,3 +132,11 @@ def test_synth_template_and_realism_errors_exit_2(tmp_path, capsys, args, messag
     code, _, err = _run(["synth", tmp_path / "o", "--n", 1, "--seed", 0, "--shape", 80, "--spacing", 3.2, *args], capsys)
     assert code == 2 and message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_synth_checks_its_arguments_before_loading_templates(tmp_path, capsys):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    code, _, err = _run(["synth", tmp_path / "full", "--n", 1, "--seed", 0, "--shape", 80, "--spacing", 3.2,
+                         "--templates", tmp_path / "missing.json"], capsys)
+    assert code == 2 and "not empty" in err  # not the missing template manifest
