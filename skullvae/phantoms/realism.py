@@ -68,7 +68,7 @@ def sample_real_parameters(rng: np.random.Generator) -> SkullParameters:
         lower_half_height=float(rng.uniform(54.0, 64.0)),
         forehead_taper=float(rng.uniform(0.08, 0.26)),
         asymmetry=float(rng.uniform(-0.04, 0.04)),
-        thickness_mean=float(rng.uniform(5.8, 7.4)),
+        thickness_mean=float(rng.uniform(5.2, 7.4)),
         face_width=float(rng.uniform(0.86, 0.95) * breadth),
         face_depth=float(rng.uniform(-4.0, 5.0)),
         deform_mm=float(rng.uniform(2.0, 4.5)),
@@ -98,7 +98,7 @@ def real_thickness(X, Y, Z, p: SkullParameters, noise) -> np.ndarray:
         * np.exp(-((Y / 50.0) ** 2))
     )
     t = p.thickness_mean + 1.2 * frontal + 2.4 * occipital
-    squama = 2.2 + 0.5 * (p.thickness_mean - 5.8)  # 2.2-3.0 mm where the squama is thinnest
+    squama = 2.2 + 0.5 * (p.thickness_mean - 5.2)  # 2.2-3.3 mm where the squama is thinnest
     t = t - temporal * (t - squama) + noise * (1.0 - 0.5 * temporal)
     return np.clip(t, 1.2, 12.0)
 
