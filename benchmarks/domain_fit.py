@@ -2,7 +2,7 @@
 
 The input fit is what ``skullvae complete --mode auto`` measures before it trusts the
 model (:func:`skullvae.completion.modes.input_fit_dice`): the skull is read and
-preprocessed as ``complete`` does (no ``--align``), placed in the model grid, encoded,
+preprocessed as ``complete`` does (its default ``--pose auto``, no ``--align``), placed in the model grid, encoded,
 decoded from the mean latent, and the decoded mask is compared with the input by Dice
 on the model grid. A model that knows real skulls fits them about as well as it fits
 held-out synthetic ones.
@@ -26,10 +26,15 @@ Usage::
     python benchmarks/domain_fit.py [--model synthetic-64|RUN_DIR] [--synthetic 6] [--realism smooth,real]
                                     [--write-json] [--shared ../shared]
 
-``--write-json`` writes ``domain_fit.json`` into the model folder::
+``--write-json`` writes ``domain_fit.json`` into the model folder, in the format
+``skullvae models`` reads (:func:`skullvae.model.inventory.read_domain_fit`: one entry per
+skull, ``kind`` ``real``, ``synthetic`` for the first ``--realism`` and ``synthetic-<realism>``
+for the others) plus the summary keys::
 
-    {"real": {name: dice}, "synthetic_heldout": dice,
-     "synthetic_heldout_by_realism": {realism: {"mean", "min", "n"}}, "command": "..."}
+    {"format": "skullvae-domain-fit", "version": 1, "model_id": ..., "metric": "input-fit Dice",
+     "command": "...", "skulls": [{"name", "kind", "dice"}, ...],
+     "real": {name: dice}, "synthetic_heldout": dice,
+     "synthetic_heldout_by_realism": {realism: {"mean", "min", "n"}}}
 """
 
 from __future__ import annotations
@@ -76,20 +81,26 @@ def real_inputs(real: Path, msr_spacing: float = 0.8) -> dict:
     return {name: (load, what) for name, (load, what, path) in loaders.items() if path.exists()}
 
 
-def fit_of(model, volume, hu_threshold: float = 300.0) -> float:
-    """Input-fit Dice of ``model`` on one volume, preprocessed exactly as ``complete`` does (no alignment)."""
+def fit_of(model, volume, hu_threshold: float = 300.0, pose: str = "auto") -> float:
+    """Input-fit Dice of ``model`` on one volume, preprocessed exactly as ``complete`` does (its
+    default ``--pose auto``: a scan stored upside down or face-back is turned upright; no ``--align``)."""
     grid = [int(g) for g in model.config["grid"]]
-    case = load_mask(volume, hu_threshold).place(grid, float(model.config["voxel_mm"]), "none")
+    case = load_mask(volume, hu_threshold)
+    if pose == "auto":
+        case.upright()
+    case.place(grid, float(model.config["voxel_mm"]), "none")
     mu, _ = encode_grid(model, case.grid_array)
     return input_fit_dice(decode_probability(model, mu)[0], case.grid_array)
 
 
-def synthetic_fits(model, n: int, seed: int, realism: str, shape: int, spacing: float) -> list[float]:
+def synthetic_fits(model, n: int, seed: int, realism: str, shape: int, spacing: float,
+                   pose: str = "auto") -> list[float]:
     """Input-fit Dice on ``n`` complete synthetic skulls of data-set seed ``seed``."""
     from skullvae.phantoms import synth_skull
     from skullvae.phantoms.dataset import skull_seed
 
-    return [fit_of(model, synth_skull(skull_seed(seed, i), shape, spacing, realism=realism)) for i in range(n)]
+    return [fit_of(model, synth_skull(skull_seed(seed, i), shape, spacing, realism=realism), pose=pose)
+            for i in range(n)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shape", type=int, default=160, help="synthetic grid size (default 160: holds real-realism skulls)")
     parser.add_argument("--spacing", type=float, default=1.6, help="synthetic voxel size, mm (default 1.6)")
     parser.add_argument("--msr-spacing", type=float, default=0.8, help="voxel size for the STL (default 0.8)")
+    parser.add_argument("--pose", choices=("auto", "keep"), default="auto",
+                        help="as complete --pose: auto (default) turns scans stored upside down or face-back upright")
     parser.add_argument("--write-json", action="store_true", help="write domain_fit.json into the model folder")
     args = parser.parse_args(argv)
     realisms = [r.strip() for r in args.realism.split(",") if r.strip()]
@@ -114,13 +127,16 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     rows, real_fit = [], {}
     for name, (load, what) in real_inputs(real, args.msr_spacing).items():
-        dice = round(fit_of(model, load()), 4)
+        dice = round(fit_of(model, load(), pose=args.pose), 4)
         real_fit[name] = dice
         rows.append((name, what, f"{dice:.3f}"))
         print(f"{name}: {dice:.3f} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
-    synth = {}
+    synth, skulls = {}, [{"name": name, "kind": "real", "dice": dice} for name, dice in real_fit.items()]
     for realism in realisms:
-        fits = synthetic_fits(model, args.synthetic, args.synthetic_seed, realism, args.shape, args.spacing)
+        fits = synthetic_fits(model, args.synthetic, args.synthetic_seed, realism, args.shape, args.spacing, args.pose)
+        kind = "synthetic" if realism == realisms[0] else f"synthetic-{realism}"
+        skulls += [{"name": f"synthetic {realism} seed {args.synthetic_seed} skull_{i:03d}", "kind": kind,
+                    "dice": round(float(f), 4)} for i, f in enumerate(fits)]
         synth[realism] = {"mean": round(float(np.mean(fits)), 4), "min": round(float(np.min(fits)), 4), "n": len(fits)}
         rows.append((f"synthetic held-out ({realism})",
                      f"{len(fits)} complete skulls, data-set seed {args.synthetic_seed}, {args.shape}³ at {args.spacing:g} mm",
@@ -134,9 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_json:
         from skullvae.model.locate import resolve_run_dir
 
+        from skullvae.model.inventory import DOMAIN_FIT_FORMAT
+
         heldout = synth[realisms[0]]["mean"] if realisms else None
-        data = {"real": real_fit, "synthetic_heldout": heldout, "synthetic_heldout_by_realism": synth,
-                "command": "python benchmarks/domain_fit.py " + shlex.join(argv if argv is not None else sys.argv[1:])}
+        data = {"format": DOMAIN_FIT_FORMAT, "version": 1, "model_id": model.config.get("model_id"),
+                "metric": "input-fit Dice",
+                "command": "python benchmarks/domain_fit.py " + shlex.join(argv if argv is not None else sys.argv[1:]),
+                "skulls": skulls, "real": real_fit, "synthetic_heldout": heldout, "synthetic_heldout_by_realism": synth}
         path = resolve_run_dir(args.model) / "domain_fit.json"
         atomic_write_text(path, json.dumps(data, indent=1) + "\n")
         print(f"\nwrote {path}", file=sys.stderr)

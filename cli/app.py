@@ -38,9 +38,10 @@ app = typer.Typer(
 
 
 def _register_commands() -> None:
-    from skullvae_cli import complete_commands, data_commands, train_commands, volume_commands
+    from skullvae_cli import (complete_commands, data_commands, evaluate_commands, model_commands, train_commands,
+                              volume_commands)
 
-    for module in (volume_commands, data_commands, train_commands, complete_commands):
+    for module in (volume_commands, data_commands, train_commands, complete_commands, model_commands, evaluate_commands):
         module.register(app)
 
 

@@ -32,6 +32,11 @@ class Align(str, Enum):
     register = "register"
 
 
+class PoseChoice(str, Enum):
+    auto = "auto"
+    keep = "keep"
+
+
 class Device(str, Enum):
     auto = "auto"
     cpu = "cpu"
@@ -58,6 +63,7 @@ def complete(
     gamma: float = typer.Option(1.0, "--gamma", help="Scale of the DEV vector."),
     samples: int = typer.Option(1, "--samples", min=1, help="Decode K latents around the posterior and write implant_probability (K > 1)."),
     align: Align = typer.Option(Align.none, "--align", help="Rigid alignment to the model's pose: axes (the normal of the skull's left-right symmetry plane becomes the L axis) or register (rigid registration to the model's mean skull, from three starts)."),
+    pose: PoseChoice = typer.Option(PoseChoice.auto, "--pose", help="auto: a scan stored upside down or face-back (found from the anatomy) is completed upright, outputs stay on the input grid; keep: use the header's axes as they are."),
     hu_threshold: float = typer.Option(300.0, "--hu-threshold", help="Bone threshold for CT input (Hounsfield units)."),
     label: Optional[int] = typer.Option(None, "--label", min=0, help="Bone label of a label-map input (voxels equal to it are bone)."),
     smooth: int = typer.Option(10, "--smooth", min=0, help="Taubin smoothing iterations of the STL."),
@@ -70,7 +76,7 @@ def complete(
     opts = CompletionOptions(mode=mode.value, model=model, device=device.value, engine=engine.value,
                              defect_type=defect_type,
                              gamma=gamma, samples=samples, align=align.value, hu_threshold=hu_threshold, label=label,
-                             smooth=smooth, decimate=decimate, rim=rim)
+                             smooth=smooth, decimate=decimate, rim=rim, pose=pose.value)
     if input_dir is not None or output_dir is not None:
         if input_path is not None or output is not None:
             raise SkullVAEError("use either INPUT [-o OUT] or --input-dir IN --output-dir OUT, not both")
@@ -90,7 +96,7 @@ def _complete_one(input_path: Path, output: Optional[Path], opts, overwrite: boo
     from skullvae.completion.pipeline import complete_case
     from skullvae_cli.console import make_console
 
-    stages = ["load_model", "read", "preprocess", "prior", "implant", "mesh", "write"]
+    stages = ["load_model", "read", "preprocess", "pose", "prior", "implant", "mesh", "write"]
     if not show_progress:
         return complete_case(input_path, output, opts, overwrite=overwrite)
     console = make_console(stderr=True)  # a bar only on a terminal: nothing stray in logs and pipes

@@ -14,7 +14,7 @@ MIN_INPUT_FIT_DICE = 0.7
 #: The default mode. ``auto`` runs ``dev`` unless the model reconstructs the input with
 #: Dice < MIN_INPUT_FIT_DICE (a skull unlike anything it was trained on); then the model is
 #: left out. Either way the rim step (``rim=True``) chooses the prior per case by the
-#: held-out rim ring: benchmarks/evaluate_completion.py, 36 held-out synthetic cases at
+#: held-out rim ring: skullvae evaluate, 36 held-out synthetic cases at
 #: 0.8 mm, no defect type: auto 0.868 DSC, dev 0.784, mirror 0.866, auto --no-rim 0.634.
 DEFAULT_MODE = "auto"
 
@@ -37,6 +37,7 @@ class CompletionOptions:
     decimate: float | None = None
     optimize_steps: int = 60
     seed: int = 0
+    pose: str = "auto"  # auto: a scan stored upside down / face-back is completed upright; keep: as stored
     rim: bool = True  # the rim step (skullvae.implant.rim_implant); False = the completion minus the bone
     use_reconstruction: bool = False  # excluding the reconstruction's bone lost most implants (VAE reconstructions already heal defects)
     extra: dict = field(default_factory=dict)

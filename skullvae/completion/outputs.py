@@ -48,6 +48,11 @@ class OutputWriter:
         # The child draws the preview at once, beside the meshing and the writes.
         self._message = preview_message(self.folder / "preview.png", self.volume, self.case.mask.array,
                                         self.completion, self.implant)
+        pose = getattr(self.case, "pose", None)
+        if pose is not None and pose.corrected:  # the 3D view in the STL's (the input's) patient space
+            box = pose.restore(self.implant.cropped)
+            self._message["implant_geometry"] = (box.spacing, box.origin, np.asarray(box.direction))
+            self._message["context"] = pose.restore_points(self._message["context"])
         if self._preview is not None:
             self._preview.send(self._message)
         return self
@@ -90,7 +95,8 @@ class OutputWriter:
             from skullvae.preprocessing.crop import geometry_only
             from skullvae.preprocessing.model_grid import from_grid
 
-            prob = from_grid(completion.implant_probability, completion.frame, geometry_only(volume))
+            # the case's mask has the input's voxels and the (upright) geometry the frame was placed in
+            prob = from_grid(completion.implant_probability, completion.frame, geometry_only(case.mask))
             prob[case.mask.array] = 0.0
             write_volume(volume.with_array(prob), self.folder / f"implant_probability{self.ext}")
 

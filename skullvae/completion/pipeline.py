@@ -1,7 +1,8 @@
 """``complete_case``: defective skull → completed skull, implant, STL, preview, report.
 
 Stages (each timed for the report), top to bottom in :func:`_run_stages`:
-read → preprocess → prior (the mode's completed skull, :mod:`skullvae.completion.modes`)
+read → preprocess → pose (a scan stored upside down or face-back is turned upright by
+its header only, :mod:`skullvae.preprocessing.pose`) → prior (the mode's completed skull, :mod:`skullvae.completion.modes`)
 → implant (the defect regions and their implants, :func:`make_implant`) → mesh →
 write. All outputs are built in a hidden temporary folder beside the output folder
 and moved into place only when every stage succeeded, so an error leaves nothing
@@ -122,6 +123,8 @@ def complete_case(input_path: str | os.PathLike, out_dir: str | os.PathLike | No
     opts = options or CompletionOptions()
     if opts.mode not in MODES:
         raise SkullVAEError(f"unknown --mode {opts.mode!r} (choose from {', '.join(MODES)})")
+    if opts.pose not in ("auto", "keep"):
+        raise SkullVAEError(f"unknown --pose {opts.pose!r} (choose from auto, keep)")
     if opts.samples < 1:
         raise SkullVAEError("--samples must be at least 1")
     input_path = Path(input_path)
@@ -166,6 +169,10 @@ def _run_stages(input_path: Path, out_dir: Path, ext: str, opts: CompletionOptio
     step("preprocess")
     case = load_mask(volume, opts.hu_threshold, label=opts.label)
     lap("preprocess")
+    step("pose")
+    if opts.pose == "auto":
+        case.upright()  # same voxels: every result below is on the input grid
+    lap("pose")
     step("prior")
     completion = run_completion(case, opts, model)
     lap("prior")
@@ -177,7 +184,9 @@ def _run_stages(input_path: Path, out_dir: Path, ext: str, opts: CompletionOptio
     with staged_folder(out_dir) as tmp:
         with OutputWriter(tmp, ext, volume, case, completion, implant, preview) as outputs:
             step("mesh")
-            mesh = mask_to_mesh(implant.cropped, smooth_iterations=opts.smooth, decimate=opts.decimate)
+            # the STL in the input's patient space (the implant's box has the upright geometry)
+            box = case.pose.restore(implant.cropped) if case.pose is not None else implant.cropped
+            mesh = mask_to_mesh(box, smooth_iterations=opts.smooth, decimate=opts.decimate)
             lap("mesh")
             step("write")
             outputs.finish(mesh)

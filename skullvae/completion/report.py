@@ -44,6 +44,7 @@ def build_report(input_path: Path, out_dir: Path, ext: str, volume, case, comple
         "rim_gap_mm": rim.info["rim_gap_mm"] if rim is not None else None,
         "completion": completion.info,
         "preprocessing": case.info,
+        "pose": case.pose.to_dict() if case.pose is not None else {"detected": None, "kept": "--pose keep"},
         "options": {"defect_type": opts.defect_type, "gamma": opts.gamma, "samples": opts.samples,
                     "align": opts.align, "hu_threshold": opts.hu_threshold, "smooth": opts.smooth,
                     "decimate": opts.decimate, "rim": opts.rim},

@@ -20,7 +20,7 @@ from scipy.sparse.linalg import spsolve
 from skullvae.implant.sphere import CubeSphere
 from skullvae.io.volume import Volume
 
-__all__ = ["RadialFrame", "RadialProfile", "fill_fields", "measure_profile", "points_to_cells"]
+__all__ = ["RadialFrame", "RadialProfile", "fill_fields", "measure_profile", "points_to_cells", "view_radius"]
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,28 @@ def measure_profile(mask: Volume, frame: RadialFrame, r_min_mm: float = 20.0, r_
     inner = np.where(has, r_min_mm + first * bin_mm, np.nan)
     outer = np.where(has, r_min_mm + end * bin_mm, np.nan)
     return RadialProfile(frame, inner, outer)
+
+
+def view_radius(volume: Volume, frame: RadialFrame) -> np.ndarray:
+    """How far along every cell's ray the scan reaches: the distance (mm) at which the ray
+    from the centre leaves the box of ``volume``'s voxel centres (any direction): beyond
+    it no voxel could show bone.
+
+    Args:
+        volume: the scan's grid (only its geometry is used).
+        frame: centre, axes and direction grid.
+
+    Returns:
+        ``(cells,)`` distances in mm (``inf`` along no axis is impossible: a box is bounded).
+    """
+    to_index = np.linalg.inv(np.asarray(volume.direction, dtype=np.float64) * np.asarray(volume.spacing)[None, :])
+    start = to_index @ (np.asarray(frame.centre, dtype=np.float64) - np.asarray(volume.origin))
+    step = (frame.sphere.directions @ frame.axes.T) @ to_index.T  # index change per mm along each ray
+    last = np.asarray(volume.shape, dtype=np.float64) - 1.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        upper = np.where(step > 0, (last - start) / step, np.inf)
+        lower = np.where(step < 0, -start / step, np.inf)
+    return np.maximum(np.minimum(upper, lower).min(axis=1), 0.0)
 
 
 def fill_fields(sphere: CubeSphere, values: np.ndarray, unknown: np.ndarray, order: int = 2,

@@ -177,9 +177,15 @@ def signed_volume(vertices: np.ndarray, faces: np.ndarray) -> float:
     return float(np.dot(ax, by * cz - bz * cy) + np.dot(ay, bz * cx - bx * cz) + np.dot(az, bx * cy - by * cx)) / 6.0
 
 
+#: The 80-byte binary STL header. 3D Slicer reads ``SPACE=LPS`` in it (the marker Slicer
+#: writes itself) and loads the vertices as LPS; Slicer >= 4.11 also assumes LPS without it.
+STL_HEADER = b"skullvae implant, patient coordinates in mm. SPACE=LPS".ljust(80, b" ")
+
+
 def write_stl(mesh, path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Write a binary STL atomically (coordinates as given: LPS mm)."""
-    return atomic_write_bytes(path, mesh.export(file_type="stl"), overwrite)
+    """Write a binary STL atomically (coordinates as given: LPS mm, marked ``SPACE=LPS`` in the header)."""
+    data = mesh.export(file_type="stl")
+    return atomic_write_bytes(path, STL_HEADER + data[len(STL_HEADER):], overwrite)
 
 
 def mesh_summary(mesh) -> dict:

@@ -17,18 +17,21 @@ from scipy.spatial import cKDTree
 from skullvae.errors import SkullVAEError
 from skullvae.implant.defect_cells import find_defect_cells
 from skullvae.implant.extract import MIN_IMPLANT_CM3, Implant
-from skullvae.implant.height_fields import measure_profile
+from skullvae.implant.height_fields import measure_profile, view_radius
 from skullvae.implant.morphology import components
 from skullvae.implant.rim_fill import (RIM_CELLS, RING_MM, Prior, choose_prior, corrected_surfaces, cranial_frame, mirror_prior,
                                        mirror_cells, profile_prior, rasterise_shell, sphere_for_spacing, unknown_cells)
 from skullvae.io.volume import Volume
 from skullvae.preprocessing.crop import crop, nonzero_bbox
 from skullvae.preprocessing.model_grid import block_reduce
+from skullvae.preprocessing.separable import resample_aligned
 
 __all__ = ["MEASURE_SPACING_MM", "RimResult", "axes_from_plane", "rim_gap_mm", "rim_implant"]
 
 #: The radial profile is measured on a grid no finer than this (mm); the implant is built on the input's grid.
 MEASURE_SPACING_MM = 0.8
+#: Slices thicker than this many times the finest spacing are interpolated for the measurement.
+MAX_ANISOTROPY = 1.5
 
 
 @dataclass
@@ -52,12 +55,28 @@ def axes_from_plane(plane: dict | None) -> np.ndarray:
 
 
 def _measuring_mask(mask: Volume) -> Volume:
-    """``mask`` block-averaged to about :data:`MEASURE_SPACING_MM` (bone = fraction ≥ 0.5)."""
+    """``mask`` on a near-isotropic grid of about :data:`MEASURE_SPACING_MM` (bone = fraction ≥ 0.5).
+
+    Fine axes are block-averaged; thick slices (more than :data:`MAX_ANISOTROPY` times the
+    finest spacing) are then interpolated linearly to the finest spacing, so that every
+    direction cell meets voxel centres along the whole of its ray, not only where its ray
+    crosses a slice.
+    """
     factors = tuple(max(1, int(MEASURE_SPACING_MM / s + 1e-6)) for s in mask.spacing)
-    if all(f == 1 for f in factors):
+    if all(f == 1 for f in factors) and max(mask.spacing) <= MAX_ANISOTROPY * min(mask.spacing):
         return mask
     reduced = block_reduce(mask.with_array(np.asarray(mask.array, dtype=bool)), factors)  # type: ignore[arg-type]
-    return reduced.with_array(reduced.array >= 0.5)
+    spacing = np.asarray(reduced.spacing)
+    fine = float(spacing.min())
+    if spacing.max() <= MAX_ANISOTROPY * fine:
+        return reduced.with_array(reduced.array >= 0.5)
+    # Same box, isotropic cells: the first cell centre stays where the first voxel centre is.
+    # Both grids share origin and direction, so the map between them is per axis (in index space).
+    shape = tuple(int(n) for n in np.floor((np.asarray(reduced.shape) - 1) * spacing / fine) + 1)
+    source = Volume(reduced.array, tuple(spacing))
+    target = Volume(np.broadcast_to(np.uint8(0), shape), (fine,) * 3)
+    fraction = resample_aligned(reduced.array, source, target, threshold=0.5 - 1e-6)
+    return Volume(fraction, (fine,) * 3, reduced.origin, reduced.direction)
 
 
 def _none_prior(size: int) -> Prior:
@@ -92,7 +111,7 @@ def rim_implant(mask: Volume, bbox: tuple[np.ndarray, np.ndarray], plane: dict |
     frame = cranial_frame(measuring, sphere, axes_from_plane(plane), plane)
     profile = measure_profile(measuring, frame)
     partner = mirror_cells(frame, plane)
-    defects = find_defect_cells(profile, partner=partner)
+    defects = find_defect_cells(profile, partner=partner, view=view_radius(mask, frame))
     if defects.count == 0:
         raise SkullVAEError("no defect found: the skull's vault is closed (natural openings are not filled)")
     fill, unknown = unknown_cells(defects, profile)
@@ -203,6 +222,11 @@ def rim_gap_mm(implant: np.ndarray, bone: np.ndarray, cells: np.ndarray, sphere,
     """
     foot = np.zeros(sphere.size, dtype=bool)
     foot[cells[implant]] = True
+    # Thick slices leave cells between them without a voxel centre: close those gaps first,
+    # or the footprint's inside would count as its edge.
+    gaps = int(np.ceil(max(spacing) / min(spacing))) - 1
+    if gaps > 0:
+        foot = ~sphere.grow(~sphere.grow(foot, gaps), gaps)
     edge = foot & ~foot[sphere.neighbours].all(axis=1)
     rim = implant & edge[np.maximum(cells, 0)]
     rim_idx = np.argwhere(rim)

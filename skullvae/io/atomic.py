@@ -14,9 +14,9 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import platform
 import re
 import shutil
-import socket
 import tempfile
 import time
 from pathlib import Path
@@ -48,7 +48,7 @@ STALE_AGE_S = 600.0
 
 
 def _host_tag() -> str:
-    return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname() or "host")[:40]
+    return re.sub(r"[^A-Za-z0-9_]", "_", platform.node() or "host")[:40]
 
 
 def temp_prefix(base: str, kind: str = "tmp") -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from skullvae.errors import SkullVAEError
 from skullvae.io.atomic import atomic_path, atomic_write_text
+from skullvae.model.inventory import write_checksums
 from skullvae.model.load import read_run_config
 from skullvae.model.run_layout import RunLayout
 
@@ -20,6 +21,8 @@ INFERENCE_FILES = ("stage1/model.safetensors", "stage2/decoder.safetensors", "la
 
 def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, overwrite: bool = False) -> Path:
     """Copy ``config.json`` and the inference files of a finished run (no resume state, no cache).
+
+    The copy gets a ``SHA256SUMS`` of its weights and ONNX graphs (``skullvae doctor`` checks it).
 
     Args:
         run_dir: a run folder with both stages finished.
@@ -43,4 +46,5 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike, overwrite
                 shutil.copyfile(src.root / rel, tmp)
     config["data"] = {k: v for k, v in config.get("data", {}).items() if k != "manifest"}
     atomic_write_text(out / "config.json", json.dumps(config, indent=1))
+    write_checksums(out)
     return out

@@ -40,9 +40,9 @@ def check_safetensors_file(path: str | os.PathLike) -> Path:
         raise SkullVAEError(f"weights file not found: {path}")
     with open(path, "rb") as fh:
         head = fh.read(9)
-    if head[:2] == b"PK" or head[:1] == b"\x80":
-        raise SkullVAEError(f"refusing to load {path}: it is a pickle/zip torch checkpoint, not safetensors")
-    if len(head) < 9 or head[8:9] != b"{":
+    if len(head) < 9 or head[8:9] != b"{":  # safetensors: an 8-byte header length, then the JSON header
+        if head[:2] == b"PK" or head[:1] == b"\x80":  # torch.save zip / a bare pickle (protocol ≥ 2)
+            raise SkullVAEError(f"refusing to load {path}: it is a pickle/zip torch checkpoint, not safetensors")
         raise SkullVAEError(f"{path} is not a safetensors file")
     (n,) = struct.unpack("<Q", head[:8])
     if n > path.stat().st_size:

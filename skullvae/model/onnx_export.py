@@ -30,6 +30,7 @@ import numpy as np
 from skullvae.errors import SkullVAEError
 from skullvae.io.atomic import staged_folder
 from skullvae.model.files import sha256_file
+from skullvae.model.inventory import CHECKSUMS, write_checksums
 from skullvae.model.onnx_model import ONNX_FORMAT, make_session
 from skullvae.model.run_layout import RunLayout
 
@@ -127,4 +128,6 @@ def export_onnx(run_dir: str | os.PathLike, overwrite: bool = True) -> Path:
             "check_max_abs_diff": diffs, "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    if (layout.root / CHECKSUMS).is_file():  # an exported model: its checksums cover the new graphs
+        write_checksums(layout.root)
     return layout.onnx_dir

@@ -1,4 +1,4 @@
-"""Preprocess one defective skull for completion: mask → clean → align → model grid."""
+"""Preprocess one defective skull for completion: mask → clean → pose → align → model grid."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from skullvae.preprocessing.crop import crop, nonzero_bbox
 from skullvae.preprocessing.intensity import DEFAULT_HU_THRESHOLD, bone_mask
 from skullvae.preprocessing.model_grid import GridFrame
 from skullvae.preprocessing.plausibility import check_skull_extent, precheck_skull_extent
+from skullvae.preprocessing.pose import Pose, detect_pose, log_note
 
 
 @dataclass
@@ -27,6 +28,8 @@ class PreparedCase:
         frame: placement of the model grid (None before :meth:`place`).
         grid_array: bone fraction in the model grid, float32.
         info: clean-up and alignment summaries.
+        pose: the anatomical pose found by :meth:`upright` (None before it); ``mask``
+            and ``source`` then have the upright geometry (same arrays).
     """
 
     source: Volume
@@ -36,6 +39,22 @@ class PreparedCase:
     frame: GridFrame | None = None
     grid_array: np.ndarray | None = None
     info: dict = field(default_factory=dict)
+    pose: Pose | None = None
+
+    def upright(self) -> "PreparedCase":
+        """Detect the skull's pose from its anatomy and, if it is stored upside down or
+        face-back, give ``mask`` and ``source`` the upright geometry (same voxels; see
+        :mod:`skullvae.preprocessing.pose`). Says on stderr what was corrected.
+
+        Returns:
+            This case, with :attr:`pose` set.
+        """
+        pose = detect_pose(self.cropped_mask(), reference=self.mask)
+        self.pose = pose
+        if pose.corrected:
+            self.mask, self.source = pose.apply(self.mask), pose.apply(self.source)
+        log_note(pose)
+        return self
 
     def cropped_mask(self, margin: int = 2) -> Volume:
         """The mask cropped to the bone (plus ``margin`` voxels), as a view."""

@@ -20,6 +20,7 @@ def test_real_parietotemporal_defect_is_filled(real_data, tmp_path):
     # the bundled synthetic model does not know this real skull: auto says so and uses mirror
     assert report["requested_mode"] == "auto" and report["mode"] == "mirror"
     assert report["completion"]["fallback"]["input_fit_dice"] < 0.7
+    assert report["pose"]["detected"] == "upright"  # no orientation in its header, upright by its anatomy
     bone = read_volume(src)
     implant = read_volume(out / "implant.nii.gz")
     completed = read_volume(out / "completed.nii.gz")

@@ -105,3 +105,65 @@ def test_natural_openings_are_not_filled():
     intact, _ = _shell(foramen_mm=9.0)
     with pytest.raises(SkullVAEError, match="no defect found"):
         _run(intact)
+
+
+def _cut(defective, mask_fn):
+    """``defective`` with the bone where ``mask_fn(points_lps)`` is true removed."""
+    idx = np.argwhere(defective.array > 0)
+    pts = defective.index_to_physical(idx)
+    out = defective.array.copy()
+    out[tuple(idx[mask_fn(pts)].T)] = 0
+    return defective.with_array(out)
+
+
+def _direction(azimuth_deg, elevation_deg):
+    """Unit vector at ``azimuth`` from anterior (-P) toward L, ``elevation`` above the horizon."""
+    a, e = np.radians(azimuth_deg), np.radians(elevation_deg)
+    return np.array([np.sin(a) * np.cos(e), -np.cos(a) * np.cos(e), np.sin(e)])
+
+
+def _elevation_azimuth(pts):
+    r = np.linalg.norm(pts, axis=1)
+    return np.degrees(np.arcsin(pts[:, 2] / r)), np.degrees(np.arctan2(pts[:, 0], -pts[:, 1]))
+
+
+def _round_hole(direction, radius_mm):
+    def inside(pts):
+        along = pts @ direction
+        return (along > 0) & (np.linalg.norm(pts - along[:, None] * direction, axis=1) < radius_mm)
+    return inside
+
+
+def test_the_edge_of_the_field_of_view_is_not_filled():
+    # the scan stops 58 mm above the centre: the vertex lies outside it, which is no defect
+    intact, _ = _shell()
+    top = int(np.searchsorted(intact.index_to_physical(np.c_[np.zeros(intact.shape[2]), np.zeros(intact.shape[2]),
+                                                             np.arange(intact.shape[2])])[:, 2], 58.0))
+    cropped = Volume(intact.array[:, :, :top], intact.spacing, intact.origin)
+    assert cropped.array[:, :, -1].any()  # bone reaches the edge of the scan
+    with pytest.raises(SkullVAEError, match="no defect found"):
+        _run(cropped)
+    # a real defect in the same scan is still found, and the cut-off vertex is not filled with it
+    hole = _round_hole(_direction(90.0, 20.0), 18.0)
+    defective = _cut(cropped, hole)
+    result = _run(defective, priors=("none",))
+    assert len(result.components) == 1
+    pts = defective.index_to_physical(np.argwhere(result.implant.full()))
+    assert pts[:, 2].max() < 50.0 and pts[:, 0].min() > 0.0
+
+
+def test_openings_bridged_at_the_midline_are_not_filled():
+    # two orbit-like openings below the horizon, joined by a thin slit where the interorbital bone
+    # was lost to the threshold: one patch, yet a natural pair; a defect on the midline is filled
+    intact, _ = _shell()
+    left, right = _round_hole(_direction(25.0, -12.0), 10.0), _round_hole(_direction(-25.0, -12.0), 10.0)
+
+    def slit(pts):
+        el, az = _elevation_azimuth(pts)
+        return (np.abs(el + 12.0) < 1.5) & (np.abs(az) < 27.0) & (pts[:, 1] < 0)
+
+    orbits = _cut(intact, lambda p: left(p) | right(p) | slit(p))
+    with pytest.raises(SkullVAEError, match="no defect found"):
+        _run(orbits)
+    midline = _cut(intact, _round_hole(_direction(0.0, -12.0), 12.0))
+    assert len(_run(midline, priors=("none",)).components) == 1

@@ -31,6 +31,18 @@ def test_pickle_disguised_as_safetensors_refused(tmp_path):
         check_safetensors_file(path)
 
 
+def test_header_length_with_pickle_like_first_byte_is_loaded(tmp_path):
+    # the first byte is the header length's low byte: 0x80 (like a pickle's opcode) is a valid safetensors file
+    path = tmp_path / "w.safetensors"
+    for width in range(1, 400):
+        save_weights(path, {"a" * width: torch.zeros(1)})
+        if path.read_bytes()[:1] == b"\x80":
+            break
+    assert path.read_bytes()[:1] == b"\x80"
+    assert check_safetensors_file(path) == path
+    assert torch.equal(load_weights(path)[0]["a" * width], torch.zeros(1))
+
+
 def test_garbage_refused(tmp_path):
     path = tmp_path / "x.safetensors"
     path.write_bytes(b"hello world, not weights")

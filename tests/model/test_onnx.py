@@ -14,6 +14,7 @@ from skullvae.errors import SkullVAEError
 from skullvae.model import load_model
 from skullvae.model.checkpoint import load_weights, save_weights
 from skullvae.model.export import export_run
+from skullvae.model.inventory import model_problems, read_checksums
 from skullvae.model.locate import BUNDLED_DIR, bundled_names
 from skullvae.model.onnx_model import OnnxModel, onnx_problem
 from skullvae.training import LoopSettings, train_stage1, train_stage2
@@ -109,6 +110,9 @@ def test_stale_or_modified_exports_are_not_used(run, tmp_path, caplog, capsys):
 def test_export_run_carries_a_current_export(run, tmp_path):
     out = export_run(run, tmp_path / "bundle")
     assert onnx_problem(out) is None
+    sums = read_checksums(out)  # SHA256SUMS covers the weights and the graphs, and matches them
+    assert {"stage1/model.safetensors", "onnx/encoder.onnx", "onnx/decoder.onnx"} <= set(sums)
+    assert model_problems(out) == []
     z = np.zeros((1, 4), np.float32)
     np.testing.assert_array_equal(OnnxModel(out).decode_array(z), OnnxModel(run).decode_array(z))
 

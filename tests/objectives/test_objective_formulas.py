@@ -70,17 +70,34 @@ def test_beta():
     assert logs["kl"] == pytest.approx(sum(_hand_kl()) / 2, rel=1e-5)
 
 
+def _softclip(x, m):
+    return m + math.log1p(math.exp(x - m))
+
+
 def test_sigma():
     mse = sum(_hand_mse()) / 2
-    log_sigma = 0.5 * math.log(mse)
+    log_sigma = _softclip(0.5 * math.log(mse), -6.0)  # the paper's optimal_sigma_vae: softclip(log sqrt(MSE), -6)
     expected = 4 * log_sigma + 4 / (2 * math.exp(2 * log_sigma)) * mse + sum(_hand_kl()) / 2
     loss, logs = SigmaObjective()(LOGITS, TARGET, MU, LOGVAR, 0)
     assert float(loss) == pytest.approx(expected, rel=1e-5)
-    assert logs["sigma"] == pytest.approx(math.sqrt(mse), rel=1e-5)
-    # the floor on ln sigma binds for a perfect reconstruction
+    assert logs["sigma"] == pytest.approx(math.exp(log_sigma), rel=1e-5)
+    # the soft floor on ln sigma binds for a perfect reconstruction
     perfect = (TARGET * 40 - 20)
     loss, logs = SigmaObjective(log_sigma_min=-2.0)(perfect, TARGET, MU, LOGVAR, 0)
-    assert logs["sigma"] == pytest.approx(math.exp(-2.0), rel=1e-6)
+    assert logs["sigma"] == pytest.approx(math.exp(-2.0), rel=1e-4)
+    # ... and it is soft: at ln sqrt(MSE) == floor, ln sigma = floor + ln 2 (a hard clamp gives the floor)
+    at_floor = 0.5 * math.log(mse)
+    loss, logs = SigmaObjective(log_sigma_min=at_floor)(LOGITS, TARGET, MU, LOGVAR, 0)
+    assert math.log(logs["sigma"]) == pytest.approx(at_floor + math.log(2.0), rel=1e-5)
+
+
+def _reference_balanced(batch_mses, start):
+    """asperti/BalancingVAE computed_gamma.py: the step uses gamma from m, then m = min(m, .99 m + .01 b)."""
+    m, used = start, []
+    for b in batch_mses:
+        used.append(m)
+        m = min(m, m * .99 + b * .01)
+    return used, m
 
 
 def test_balanced_running_gamma():
@@ -89,18 +106,24 @@ def test_balanced_running_gamma():
     loss, logs = obj(LOGITS, TARGET, MU, LOGVAR, 0)
     sse = 4 * mse1
     assert float(loss) == pytest.approx(sse / (2 * mse1) + 4 * 0.5 * math.log(mse1) + 2.0 * sum(_hand_kl()) / 2, rel=1e-5)
-    # a worse batch raises the running MSE, but gamma never increases
-    worse = -LOGITS * 3
-    mse2 = float(((torch.sigmoid(worse) - TARGET) ** 2).mean())
-    obj(worse, TARGET, MU, LOGVAR, 1)
-    assert obj.running_mse == pytest.approx(0.99 * mse1 + 0.01 * mse2, rel=1e-6)
-    assert obj.gamma2 == pytest.approx(mse1, rel=1e-6)
-    # a better batch lowers it
-    better = LOGITS * 10
-    mse3 = float(((torch.sigmoid(better) - TARGET) ** 2).mean())
-    expected_run = 0.99 * obj.running_mse + 0.01 * mse3
-    obj(better, TARGET, MU, LOGVAR, 2)
-    assert obj.gamma2 == pytest.approx(min(mse1, expected_run), rel=1e-6)
+    # worse batches never raise gamma; a better one lowers it from the clipped estimate at once
+    worse, better = -LOGITS * 3, LOGITS * 10
+    batches = [LOGITS, worse, worse, worse, better, better]
+    mses = [float(((torch.sigmoid(b) - TARGET) ** 2).mean()) for b in batches]
+    used, final = _reference_balanced(mses, mses[0])
+    obj = BalancedObjective()
+    seen = []
+    for i, b in enumerate(batches):
+        _, logs = obj(b, TARGET, MU, LOGVAR, i)
+        seen.append(logs["gamma"] ** 2)
+    assert seen == pytest.approx(used, rel=1e-6)
+    assert obj.gamma2 == pytest.approx(final, rel=1e-6)
+    assert used[4] == used[1] and final < used[4]  # the three worse batches left it where it was
+    # an unclipped EMA (the code before this fix) would still be above the first MSE here
+    ema = mses[0]
+    for b in mses[1:]:
+        ema = 0.99 * ema + 0.01 * b
+    assert ema > mses[0] > final
     restored = BalancedObjective()
     restored.load_state_dict(obj.state_dict())
     assert restored.gamma2 == obj.gamma2 and restored.running_mse == obj.running_mse
