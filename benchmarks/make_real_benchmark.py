@@ -190,13 +190,13 @@ def load_skullbreak(real: Path, spacing: float) -> tuple[Volume, dict]:
 
 
 # ------------------------------------------------------------ measurements
-def vault_thickness(skull: Volume, geometry) -> dict:
-    """Bone thickness along rays from the cranial centre over the vault (elevation 15–85°)."""
+def ray_thickness(skull: Volume, geometry, elevations=range(15, 90, 10), azimuths=range(0, 360, 15)) -> np.ndarray:
+    """Bone (mm) along each ray from the cranial centre, ``[len(elevations), len(azimuths)]`` (0 = no bone)."""
     step = 0.25 * min(skull.spacing)
     radii = np.arange(20.0, 140.0, step)
     out = []
-    for el in range(15, 90, 10):
-        for az in range(0, 360, 15):
+    for el in elevations:
+        for az in azimuths:
             d = direction_from_angles(az, el)
             pts = geometry.centre + radii[:, None] * d
             idx = np.round(skull.physical_to_index(pts)).astype(int)
@@ -204,9 +204,14 @@ def vault_thickness(skull: Volume, geometry) -> dict:
             hit = np.zeros(len(radii), bool)
             hit[ok] = skull.array[tuple(idx[ok].T)] > 0
             out.append(hit.sum() * step)
-    t = np.array(out)
-    open_rays = int((t == 0).sum())
-    t = t[t > 0]
+    return np.array(out).reshape(len(elevations), len(azimuths))
+
+
+def vault_thickness(skull: Volume, geometry) -> dict:
+    """Bone thickness along rays from the cranial centre over the vault (elevation 15–85°)."""
+    out = ray_thickness(skull, geometry).ravel()
+    open_rays = int((out == 0).sum())
+    t = out[out > 0]
     return {"rays": len(out), "rays_without_bone": open_rays, "thickness_mm_min": round(float(t.min()), 2),
             "thickness_mm_p5": round(float(np.percentile(t, 5)), 2), "thickness_mm_median": round(float(np.median(t)), 2),
             "thickness_mm_p95": round(float(np.percentile(t, 95)), 2), "thickness_mm_max": round(float(t.max()), 2)}

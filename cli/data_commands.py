@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
@@ -18,19 +19,37 @@ def synth(
     types: str = typer.Option(
         "all", "--types", help="Comma-separated defect types, or 'all': bilateral, frontoorbital, parietotemporal, random_1, random_2, skullfix."
     ),
-    max_rotation: float = typer.Option(0.0, "--max-rotation", help="Largest random rotation of each skull in degrees."),
+    max_rotation: Optional[float] = typer.Option(
+        None, "--max-rotation", help="Largest random rotation of each skull in degrees (default 0 smooth, 6 real)."),
+    realism: str = typer.Option(
+        "smooth", "--realism", help="smooth (regular closed skulls) or real (real thickness, shape variation, "
+        "CT artefacts, crop levels, pose jitter)."),
+    templates: Optional[Path] = typer.Option(
+        None, "--templates", help="Manifest of real complete skulls to deform into training skulls (schema v1)."),
+    template_ids: Optional[str] = typer.Option(
+        None, "--template-ids", help="Comma-separated skull ids of --templates to use (default all with a complete skull)."),
+    template_fraction: float = typer.Option(0.5, "--template-fraction", help="Share of the skulls made from templates."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Write into a non-empty folder, replacing files."),
 ) -> None:
     """Synthesise adult skulls with SkullBreak/SkullFix-style defects.
 
     Writes complete/<id>.nii.gz, defective/<type>/<id>.nii.gz, implant/<type>/<id>.nii.gz
-    and manifest.json (splits by skull).
+    and manifest.json (splits by skull). With --templates, a share of the skulls are
+    real skulls smoothly deformed, rescaled and re-thickened.
     """
     from skullvae.phantoms import synthesize_dataset
+    from skullvae.phantoms.realism import check_realism
 
+    check_realism(realism)
+    if not 0.0 <= template_fraction <= 1.0:
+        raise SkullVAEError(f"--template-fraction must be between 0 and 1, got {template_fraction}")
+    if template_ids and templates is None:
+        raise SkullVAEError("--template-ids needs --templates MANIFEST")
+    ids = [t.strip() for t in template_ids.split(",") if t.strip()] if template_ids else None
     manifest = synthesize_dataset(
         out_dir, n, seed, shape=shape, spacing=spacing, defect_types=_parse_types(types),
-        progress=True, max_rotation_deg=max_rotation, overwrite=overwrite,
+        progress=True, max_rotation_deg=max_rotation, overwrite=overwrite, realism=realism,
+        template_manifest=templates, template_ids=ids, template_fraction=template_fraction,
     )
     typer.echo(f"wrote {n} skulls and {manifest}")
 

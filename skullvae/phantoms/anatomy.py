@@ -40,6 +40,12 @@ class SkullParameters:
         face_width: bizygomatic breadth (mm).
         face_depth: protrusion scale of the facial skeleton (mm).
         deform_mm: amplitude of the smooth random deformation (mm).
+        forehead_slope: backward lean of the forehead per mm of height (``realism="real"``).
+        occipital_bun: bulge of the occiput behind the equator (mm).
+        skew: plagiocephalic shear, posterior shift per mm toward the left.
+        anterior_fossa_mm: shift of the anterior cranial fossa floor (mm, up > 0).
+        posterior_fossa_mm: shift of the posterior cranial fossa floor (mm).
+        realism: ``"smooth"`` (the original phantoms) or ``"real"`` (:mod:`skullvae.phantoms.realism`).
     """
 
     length: float
@@ -54,6 +60,12 @@ class SkullParameters:
     face_width: float
     face_depth: float
     deform_mm: float
+    forehead_slope: float = 0.0
+    occipital_bun: float = 0.0
+    skew: float = 0.0
+    anterior_fossa_mm: float = 0.0
+    posterior_fossa_mm: float = 0.0
+    realism: str = "smooth"
 
     @property
     def vertex_z(self) -> float:
@@ -73,7 +85,7 @@ class SkullParameters:
     def extent_mm(self) -> tuple[np.ndarray, np.ndarray]:
         """Nominal bounding box ``(low, high)`` in skull coordinates, before deformation."""
         low = np.array([-self.breadth / 2.0, -self.front - 2.0, ALVEOLAR_Z - 2.0])
-        high = np.array([self.breadth / 2.0, self.back, self.vertex_z])
+        high = np.array([self.breadth / 2.0, self.back + self.occipital_bun, self.vertex_z])
         return low, high
 
 
@@ -108,8 +120,9 @@ def sample_parameters(rng: np.random.Generator) -> SkullParameters:
     )
 
 
-def largest_extent_mm() -> tuple[np.ndarray, np.ndarray]:
-    """Nominal bounding box of the largest skull :func:`sample_parameters` can draw."""
-    low = np.array([-BREADTH_RANGE[1] / 2.0, -0.5 * LENGTH_RANGE[1] - 2.0, ALVEOLAR_Z - 2.0])
-    high = np.array([BREADTH_RANGE[1] / 2.0, 0.5 * LENGTH_RANGE[1], BASION_Z + HEIGHT_RANGE[1]])
+def largest_extent_mm(length_range=LENGTH_RANGE, breadth_range=BREADTH_RANGE, height_range=HEIGHT_RANGE,
+                      extra_back_mm: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Nominal bounding box of the largest skull drawn from these ranges (default: :func:`sample_parameters`'s)."""
+    low = np.array([-breadth_range[1] / 2.0, -0.5 * length_range[1] - 2.0, ALVEOLAR_Z - 2.0])
+    high = np.array([breadth_range[1] / 2.0, 0.5 * length_range[1] + extra_back_mm, BASION_Z + height_range[1]])
     return low, high

@@ -7,8 +7,11 @@ Layout under ``out_dir`` (same file name per skull in every folder)::
     implant/<defect_type>/skull_000.nii.gz
     manifest.json
 
-Skull ``i`` is ``synth_skull(skull_seed(seed, i))`` and its defects use that same
-seed, so one skull can be regenerated alone.
+Skull ``i`` is ``synth_skull(skull_seed(seed, i), realism=...)`` and its defects use that
+same seed, so one skull can be regenerated alone. With ``templates`` a share
+``template_fraction`` of the skulls (chosen by the seed) are real templates deformed by
+:func:`~skullvae.phantoms.templates.deform_template` instead, the templates taken in turn;
+the manifest records each case's ``source`` (``synthetic:<realism>`` or ``template:<id>``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import numpy as np
 from skullvae.data.manifest import new_manifest, write_manifest
 from skullvae.errors import SkullVAEError
 from skullvae.io.writers import write_volume
-from skullvae.phantoms.skull import check_field_of_view, synth_skull
+from skullvae.phantoms.realism import check_realism
+from skullvae.phantoms.skull import check_field_of_view, default_rotation, synth_skull
 
 #: The defect types (same tuple as :data:`skullvae.defects.DEFECT_TYPES`; not imported
 #: to keep :mod:`skullvae.defects` → :mod:`skullvae.phantoms.fields` import-cycle free).
@@ -52,8 +56,13 @@ def synthesize_dataset(
     spacing: float = 0.8,
     defect_types=DEFECT_TYPES,
     progress: bool = True,
-    max_rotation_deg: float = 0.0,
+    max_rotation_deg: float | None = None,
     overwrite: bool = False,
+    realism: str = "smooth",
+    templates: list | None = None,
+    template_fraction: float = 0.5,
+    template_manifest: str | os.PathLike | None = None,
+    template_ids: list[str] | None = None,
 ) -> Path:
     """Synthesise ``n`` skulls with every defect type and write the manifest.
 
@@ -65,8 +74,14 @@ def synthesize_dataset(
         spacing: voxel size in mm.
         defect_types: defect types to cut from every skull.
         progress: show a progress bar.
-        max_rotation_deg: largest random rotation of each skull.
+        max_rotation_deg: largest random rotation of each synthetic skull (None: the realism's default).
         overwrite: allow writing into a non-empty folder (replacing files).
+        realism: ``"smooth"`` or ``"real"`` synthetic skulls (:mod:`skullvae.phantoms.realism`).
+        templates: prepared :class:`~skullvae.phantoms.templates.Template` list, or None.
+        template_fraction: share of the skulls made from templates (with ``templates``).
+        template_manifest: instead of ``templates``, a manifest whose complete skulls are
+            loaded as templates (after every other argument has been checked).
+        template_ids: only these skull ids of ``template_manifest``.
 
     Returns:
         Path of the written ``manifest.json``.
@@ -76,12 +91,25 @@ def synthesize_dataset(
     out_dir = Path(out_dir)
     types = _check_args(out_dir, n, seed, defect_types, overwrite)
     ids = [skull_id(i) for i in range(n)]
-    check_field_of_view(shape, spacing, max_rotation_deg)  # fail before writing anything
+    check_realism(realism)
+    rotation = default_rotation(realism, max_rotation_deg)
+    check_field_of_view(shape, spacing, rotation, realism)  # fail before writing anything
+    if template_manifest is not None:
+        from skullvae.phantoms.templates import load_templates
+
+        templates = load_templates(template_manifest, template_ids)
+    sources = skull_sources(n, seed, [t.name for t in templates or []], template_fraction)
+    by_name = {t.name: t for t in templates or []}
     jobs = [(i, sid) for i, sid in enumerate(ids)]
     with _progress(progress, n * (1 + len(types))) as bar:
         for i, sid in jobs:
             s = skull_seed(seed, i)
-            skull = synth_skull(s, shape, spacing, max_rotation_deg)
+            if sources[i] is None:
+                skull = synth_skull(s, shape, spacing, rotation, realism=realism)
+            else:
+                from skullvae.phantoms.templates import deform_template
+
+                skull = deform_template(by_name[sources[i]], s, shape, spacing)
             write_volume(skull, out_dir / LAYOUT["complete"].format(skull_id=sid), overwrite=overwrite)
             bar.advance(f"{sid} complete")
             for t in types:
@@ -89,6 +117,7 @@ def synthesize_dataset(
                 write_volume(defective, out_dir / LAYOUT["defective"].format(defect_type=t, skull_id=sid), overwrite=overwrite)
                 write_volume(implant, out_dir / LAYOUT["implant"].format(defect_type=t, skull_id=sid), overwrite=overwrite)
                 bar.advance(f"{sid} {t}")
+    mix = f", {sum(x is not None for x in sources)} from templates {', '.join(by_name)}" if by_name else ""
     data = new_manifest(
         "synthetic",
         ids,
@@ -96,8 +125,8 @@ def synthesize_dataset(
         types,
         seed=0,
         description=(
-            f"{n} synthetic adult skulls (skullvae.phantoms.synth_skull, data-set seed {seed}, "
-            f"max rotation {max_rotation_deg} deg) with {', '.join(types)} defects"
+            f"{n} synthetic adult skulls (skullvae.phantoms.synth_skull, realism {realism}, data-set seed {seed}, "
+            f"max rotation {rotation} deg{mix}) with {', '.join(types)} defects"
         ),
         spacing_mm=[float(spacing)] * 3,
         shape=[int(shape)] * 3,
@@ -105,7 +134,27 @@ def synthesize_dataset(
         licence="Apache-2.0 (generated by skullvae)",
         citation="skullvae synthetic skull phantoms (skullvae.phantoms)",
     )
+    if by_name:
+        for case, src in zip(data["cases"], sources):
+            case["source"] = f"synthetic:{realism}" if src is None else f"template:{src}"
     return write_manifest(data, out_dir / "manifest.json", overwrite=overwrite)
+
+
+def skull_sources(n: int, seed: int, template_names: list[str], fraction: float) -> list[str | None]:
+    """Which skulls come from which template (None = synthetic), chosen by the data-set seed.
+
+    ``round(n * fraction)`` skulls, at positions drawn by the seed, use the templates in turn.
+    """
+    if not template_names:
+        return [None] * n
+    if not 0.0 <= fraction <= 1.0:
+        raise SkullVAEError(f"template fraction must be between 0 and 1, got {fraction}")
+    count = int(round(n * fraction))
+    chosen = sorted(np.random.default_rng([int(seed), 77]).permutation(n)[:count].tolist())
+    out: list[str | None] = [None] * n
+    for k, i in enumerate(chosen):
+        out[i] = template_names[k % len(template_names)]
+    return out
 
 
 def _check_args(out_dir: Path, n: int, seed: int, defect_types, overwrite: bool) -> tuple[str, ...]:

@@ -24,18 +24,25 @@ from skullvae.phantoms.anatomy import SkullParameters, largest_extent_mm, sample
 from skullvae.phantoms.fields import smooth_field
 from skullvae.phantoms.face import base_parts, face_parts
 from skullvae.phantoms.primitives import Primitive
+from skullvae.phantoms.realism import (REAL_BREADTH_RANGE, REAL_HEIGHT_RANGE, REAL_LENGTH_RANGE, REAL_ROTATION_DEG,
+                                       MAX_OCCIPITAL_BUN_MM, artefact_parts, check_realism, crop_plan, fov_edge_cut,
+                                       partial_volume_limit, real_thickness, sample_real_parameters)
 
 _MARGIN_MM = 3.0
 
 
-def synth_skull(seed: int, shape: int = 256, spacing: float = 0.8, max_rotation_deg: float = 0.0) -> Volume:
+def synth_skull(seed: int, shape: int = 256, spacing: float = 0.8, max_rotation_deg: float | None = None,
+                realism: str = "smooth") -> Volume:
     """Synthesise one adult skull mask, deterministically from ``seed``.
 
     Args:
         seed: random seed; the same seed gives the same skull (byte for byte).
         shape: grid size (voxels per axis; an int or three ints).
         spacing: isotropic voxel size in mm.
-        max_rotation_deg: largest random rotation away from the canonical pose.
+        max_rotation_deg: largest random rotation away from the canonical pose
+            (None: 0 for ``"smooth"``, :data:`~skullvae.phantoms.realism.REAL_ROTATION_DEG` for ``"real"``).
+        realism: ``"smooth"`` (regular, closed skulls cut at the maxilla) or ``"real"``
+            (the variation, thickness, artefacts and crops of :mod:`skullvae.phantoms.realism`).
 
     Returns:
         uint8 {0, 1} :class:`Volume`, identity direction, skull centred in the grid,
@@ -45,16 +52,18 @@ def synth_skull(seed: int, shape: int = 256, spacing: float = 0.8, max_rotation_
         SkullVAEError: the field of view (shape × spacing) cannot hold the skull.
     """
     dims = _as_dims(shape)
+    check_realism(realism)
+    max_rotation_deg = default_rotation(realism, max_rotation_deg)
     if not spacing > 0:
         raise SkullVAEError(f"spacing must be positive, got {spacing}")
     if max_rotation_deg < 0 or max_rotation_deg > 45:
         raise SkullVAEError(f"max rotation must be between 0 and 45 degrees, got {max_rotation_deg}")
-    bone = _generate(seed, dims, float(spacing), max_rotation_deg, pad=0)
+    bone = _generate(seed, dims, float(spacing), max_rotation_deg, pad=0, realism=realism)
     if bone is None:
         # The random deformation pushed the skull against the border: build it again
         # (same seed) on a grid padded by 2 cm per side, then centre it
         # in the requested grid. Skulls that fit the first time are unaffected.
-        bone = _generate(seed, dims, float(spacing), max_rotation_deg, pad=int(np.ceil(20.0 / spacing)))
+        bone = _generate(seed, dims, float(spacing), max_rotation_deg, pad=int(np.ceil(20.0 / spacing)), realism=realism)
         if bone is None:
             raise SkullVAEError(
                 f"field of view {_fmt(np.asarray(dims) * spacing)} mm is too small: the skull touches the grid border"
@@ -63,19 +72,31 @@ def synth_skull(seed: int, shape: int = 256, spacing: float = 0.8, max_rotation_
     return Volume(bone.astype(np.uint8), (float(spacing),) * 3, origin, np.eye(3))
 
 
-def check_field_of_view(shape, spacing: float, max_rotation_deg: float = 0.0) -> None:
+def default_rotation(realism: str, max_rotation_deg: float | None) -> float:
+    """The largest rotation used when none is given: 0 (smooth) or a few degrees of pose jitter (real)."""
+    if max_rotation_deg is not None:
+        return float(max_rotation_deg)
+    return REAL_ROTATION_DEG if realism == "real" else 0.0
+
+
+def check_field_of_view(shape, spacing: float, max_rotation_deg: float | None = None, realism: str = "smooth") -> None:
     """Refuse a grid too small for the largest skull :func:`synth_skull` can make.
 
     Args:
         shape: grid size (int or three ints).
         spacing: voxel size in mm.
-        max_rotation_deg: largest random rotation.
+        max_rotation_deg: largest random rotation (None: the realism's default).
+        realism: ``"smooth"`` or ``"real"`` (larger skulls).
 
     Raises:
         SkullVAEError: with the field of view needed.
     """
     dims = _as_dims(shape)
-    low, high = largest_extent_mm()
+    max_rotation_deg = default_rotation(check_realism(realism), max_rotation_deg)
+    if realism == "real":
+        low, high = largest_extent_mm(REAL_LENGTH_RANGE, REAL_BREADTH_RANGE, REAL_HEIGHT_RANGE, MAX_OCCIPITAL_BUN_MM)
+    else:
+        low, high = largest_extent_mm()
     angle = np.deg2rad(max_rotation_deg)
     # Worst case over rotation axes: every extent may pick up the others' sine share.
     size = high - low
@@ -142,10 +163,14 @@ def _vault_distance(X, Y, Z, p: SkullParameters) -> np.ndarray:
     """Approximate signed distance (mm, > 0 outside) to the outer vault surface."""
     a = np.float32(p.breadth / 2.0)
     zc = Z - np.float32(p.equator_z)
+    back = np.float32(p.back)
+    if p.realism == "real":  # forehead leaning back, plagiocephalic skew, occipital bun
+        Y = Y - np.float32(p.forehead_slope) * np.maximum(zc, 0) * _sigmoid(-Y / 10.0) + np.float32(p.skew) * X
+        back = back + np.float32(p.occipital_bun) * np.exp(-((zc - 5.0) / 22.0) ** 2 - (X / 40.0) ** 2)
     taper = 1.0 - np.float32(p.forehead_taper) * np.clip(-Y / np.float32(p.front), 0.0, 1.0) ** 2
     side = np.where(X > 0, a * np.float32(1.0 + p.asymmetry), a * np.float32(1.0 - p.asymmetry))
     u = X / (side * taper)
-    v = Y / np.where(Y < 0, np.float32(p.front), np.float32(p.back))
+    v = Y / np.where(Y < 0, np.float32(p.front), back)
     w = zc / np.where(zc > 0, np.float32(p.vertex_z - p.equator_z), np.float32(p.lower_half_height))
     u2, v2, w2 = u * u, v * v, w * w
     # Boxy in the coronal plane (near-vertical side walls, flat top), oval from above.
@@ -178,6 +203,9 @@ def _floor(X, Y, p: SkullParameters) -> tuple[np.ndarray, np.ndarray]:
     z_ant = 23.0 + 12.0 * np.exp(-(((ax - 28.0) / 13.0) ** 2))
     z_mid = -6.0 + 17.0 * np.exp(-((X / 12.0) ** 2))
     z_post = -15.0 + 0.004 * X * X
+    if p.realism == "real":  # fossae higher or lower
+        z_ant = z_ant + p.anterior_fossa_mm
+        z_post = z_post + p.posterior_fossa_mm
     y_wing = -p.front + 60.0 - 0.35 * ax
     y_ridge = -6.0 + 0.5 * ax
     floor = z_ant + (z_mid - z_ant) * _sigmoid((Y - y_wing) / 3.0) + (z_post - z_mid) * _sigmoid((Y - y_ridge) / 3.0)
@@ -189,17 +217,24 @@ def _floor(X, Y, p: SkullParameters) -> tuple[np.ndarray, np.ndarray]:
 def _build_bone(coords: _Coords, p: SkullParameters, rng: np.random.Generator) -> np.ndarray:
     """Evaluate every part of the skull on the grid; returns a boolean array."""
     X, Y, Z = coords.X, coords.Y, coords.Z
-    thickness_noise = smooth_field(
-        rng, [((np.arange(n) - (n - 1) / 2.0) * coords.spacing).astype(np.float32) for n in coords.dims], 40.0, 0.8
-    )
+    real = p.realism == "real"
+    axes = [((np.arange(n) - (n - 1) / 2.0) * coords.spacing).astype(np.float32) for n in coords.dims]
+    thickness_noise = smooth_field(rng, axes, 40.0, 0.8 if not real else 2.0)
+    if real:  # the irregular inner table, and where thin bone is lost to partial volume
+        thickness_noise += smooth_field(rng, axes, 10.0, 1.2)
+        lost_limit, lost_noise = partial_volume_limit(rng), smooth_field(rng, axes, 15.0, 0.5)
     d = _vault_distance(X, Y, Z, p)
+    band_depth = 10.0 if not real else 12.0
     # Thickness is only needed in the band just inside the outer surface.
-    band = np.flatnonzero((d < 0) & (d > -10.0))
+    band = np.flatnonzero((d < 0) & (d > -band_depth))
     Xb, Yb, Zb = X.reshape(-1)[band], Y.reshape(-1)[band], Z.reshape(-1)[band]
-    t = _thickness(Xb, Yb, Zb, p, thickness_noise.reshape(-1)[band])
-    cavity = d <= -10.0
+    thickness = real_thickness if real else _thickness
+    t = thickness(Xb, Yb, Zb, p, thickness_noise.reshape(-1)[band])
+    cavity = d <= -band_depth
     cavity.reshape(-1)[band] = d.reshape(-1)[band] + t < 0
     bone = (d < 0) & ~cavity
+    if real and lost_limit > 0:
+        bone.reshape(-1)[band[t + lost_noise.reshape(-1)[band] < lost_limit]] = False
     del t, Xb, Yb, Zb, band, thickness_noise
     # Below the equator the base closes the cavity; above it the floor cannot reach.
     big = 1e4
@@ -217,7 +252,20 @@ def _build_bone(coords: _Coords, p: SkullParameters, rng: np.random.Generator) -
     del d, floor, outer, Xs, Ys, Zs
     for part in base_parts(p) + face_parts(p):
         _apply(bone, cavity, coords, part)
+    if real:
+        _real_finish(bone, cavity, coords, p, rng)
     return bone
+
+
+def _real_finish(bone: np.ndarray, cavity: np.ndarray, coords: _Coords, p: SkullParameters, rng) -> None:
+    """Pinholes, cracks and the crop level of a ``"real"`` skull (in place)."""
+    for part in artefact_parts(rng, p, coords.spacing):
+        _apply(bone, cavity, coords, part)
+    kind, z_cut = crop_plan(rng, p)
+    if z_cut is not None:
+        bone &= coords.Z >= np.float32(z_cut)
+    elif kind == "fov_edge":
+        fov_edge_cut(bone, rng, coords.spacing)
 
 
 def _apply(bone: np.ndarray, cavity: np.ndarray, coords: _Coords, part: Primitive) -> None:
@@ -244,7 +292,8 @@ def _rotated_extent(size: np.ndarray, rotation: np.ndarray) -> np.ndarray:
     return np.abs(rotation) @ size
 
 
-def _generate(seed: int, dims, spacing: float, max_rotation_deg: float, pad: int) -> np.ndarray | None:
+def _generate(seed: int, dims, spacing: float, max_rotation_deg: float, pad: int,
+              realism: str = "smooth") -> np.ndarray | None:
     """Build the skull on ``dims`` padded by ``pad`` voxels per side, centred in ``dims``.
 
     Returns:
@@ -252,7 +301,7 @@ def _generate(seed: int, dims, spacing: float, max_rotation_deg: float, pad: int
         or does not fit ``dims``.
     """
     rng = np.random.default_rng(int(seed))
-    params = sample_parameters(rng)
+    params = sample_real_parameters(rng) if realism == "real" else sample_parameters(rng)
     rotation = _random_rotation(rng, max_rotation_deg)
     low, high = params.extent_mm()
     _check_fov(high - low, rotation, dims, spacing)

@@ -105,3 +105,38 @@ def test_defect_on_real_skullbreak_sample(tmp_path, capsys, real_data):
     mid = (nz_x.min() + nz_x.max()) / 2
     assert ijk[:, 0].min() < mid - 30 and ijk[:, 0].max() > mid + 30
     assert ijk[:, 2].mean() > np.nonzero(s.any(axis=(0, 1)))[0].max() - 80
+
+
+def test_synth_realism_and_templates_options(tmp_path, capsys):
+    import json
+
+    src = tmp_path / "src"
+    code, _, err = _run(["synth", src, "--n", 1, "--seed", 4, "--shape", 64, "--spacing", 3.2, "--types", "skullfix"], capsys)
+    assert code == 0, err
+    out = tmp_path / "mix"
+    code, _, err = _run(["synth", out, "--n", 2, "--seed", 0, "--shape", 80, "--spacing", 3.2, "--types", "skullfix",
+                         "--realism", "real", "--templates", src / "manifest.json", "--template-fraction", 0.5], capsys)
+    assert code == 0, err
+    data = json.loads((out / "manifest.json").read_text())
+    assert "realism real" in data["description"]
+    assert sorted(c["source"] for c in data["cases"]) == ["synthetic:real", "template:skull_000"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--realism", "photo"], "realism must be one of smooth, real"),
+    (["--template-ids", "a"], "--template-ids needs --templates"),
+    (["--templates", "missing.json"], "missing.json"),
+    (["--template-fraction", "1.5", "--templates", "x.json"], "--template-fraction must be between 0 and 1"),
+])
+def test_synth_template_and_realism_errors_exit_2(tmp_path, capsys, args, message):
+    code, _, err = _run(["synth", tmp_path / "o", "--n", 1, "--seed", 0, "--shape", 80, "--spacing", 3.2, *args], capsys)
+    assert code == 2 and message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
+def test_synth_checks_its_arguments_before_loading_templates(tmp_path, capsys):
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep.txt").write_text("mine")
+    code, _, err = _run(["synth", tmp_path / "full", "--n", 1, "--seed", 0, "--shape", 80, "--spacing", 3.2,
+                         "--templates", tmp_path / "missing.json"], capsys)
+    assert code == 2 and "not empty" in err  # not the missing template manifest
