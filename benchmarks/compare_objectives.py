@@ -311,8 +311,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except SkullVAEError as exc:
-        print(f"compare_objectives: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        sys.exit(2)
+    from _script import run
+
+    run(main, __file__)

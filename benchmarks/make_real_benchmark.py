@@ -548,8 +548,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except SkullVAEError as exc:
-        print(f"make_real_benchmark: error: {exc}", file=sys.stderr)
-        sys.exit(2)
+    from _script import run
+
+    run(main, __file__)

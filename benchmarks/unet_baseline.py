@@ -259,8 +259,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except SkullVAEError as exc:
-        print(f"unet_baseline: error: {' '.join(str(exc).split())}", file=sys.stderr)
-        sys.exit(2)
+    from _script import run
+
+    run(main, __file__)
