@@ -13,7 +13,8 @@ and crops included:
 * ``skullbreak_pt_001``: the SkullBreak sample (mask, parietotemporal defect);
 * ``headsq``: the VTK head CT (HU ≥ 300; mid-cranium to the neck, stored neck toward +S);
 * ``ge_head_ct``: the GE DICOM series (HU ≥ 300; 28 tilted slices, uneven gaps);
-* ``ct_pitch``: the phantom skull (value ≥ 200, largest piece; false frontal opening);
+* ``ct_pitch``: the phantom skull as ``make_real_benchmark.load_ct_pitch`` makes it (value ≥ 200 plus
+  its thin bone kept by a hysteresis threshold, largest piece);
 * ``msr_double_shell``: the STL voxelised at ``--msr-spacing`` as in ``make_real_benchmark.py``.
 
 Held-out synthetic skulls: ``--synthetic N`` complete skulls of data-set seed
@@ -74,7 +75,7 @@ def real_inputs(real: Path, msr_spacing: float = 0.8) -> dict:
                    real / "vtk_headsq_ct.nii.gz"),
         "ge_head_ct": (lambda: read_volume(real / "ge_head_ct_dicom"), "GE head CT DICOM, HU ≥ 300, 28 tilted slices",
                        real / "ge_head_ct_dicom"),
-        "ct_pitch": (lambda: load_ct_pitch(real)[0], "phantom skull, value ≥ 200, largest piece", real / "CT_pitch.nii.gz"),
+        "ct_pitch": (lambda: load_ct_pitch(real)[0], "phantom skull, load_ct_pitch (≥ 200 + thin bone by hysteresis)", real / "CT_pitch.nii.gz"),
         "msr_double_shell": (lambda: load_msr(real, msr_spacing)[0], f"STL voxelised at {msr_spacing:g} mm",
                              real / "msr_skull_double_shell.stl"),
     }

@@ -7,7 +7,8 @@ has no bone, surrounded by bone. Natural openings are not defects:
   there: missing directions below the vault zone (elevation < ``floor_deg``), and
   missing patches open to them;
 * the edge of the field of view anywhere: missing directions whose ray leaves the scan
-  before the radius the bone around it has (``view_radius``), and patches open to them;
+  (``view_radius``) before the inner radius spread from the bone around them, where no
+  bone could have been seen, and patches open to them;
 * openings of the skull base seen from inside (the cribriform plate, basal
   foramina): patches that lie wholly below ``base_top_deg``;
 * symmetric pairs of openings in the lower half, such as orbital roofs too thin to
