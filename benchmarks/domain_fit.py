@@ -4,7 +4,7 @@ The input fit is what ``skullvae complete --mode auto`` measures before it trust
 model (:func:`skullvae.completion.modes.input_fit_dice`): the skull is read and
 preprocessed as ``complete`` does (its default ``--pose auto``, no ``--align``), placed in the model grid, encoded,
 decoded from the mean latent, and the decoded mask is compared with the input by Dice
-on the model grid. A model that knows real skulls fits them about as well as it fits
+on the model grid, over the grid voxels inside the scanned box. A model that knows real skulls fits them about as well as it fits
 held-out synthetic ones.
 
 Real skulls (``../shared/data/real``, see its README.md), each used as it is, defects
@@ -91,7 +91,7 @@ def fit_of(model, volume, hu_threshold: float = 300.0, pose: str = "auto") -> fl
         case.upright()
     case.place(grid, float(model.config["voxel_mm"]), "none")
     mu, _ = encode_grid(model, case.grid_array)
-    return input_fit_dice(decode_probability(model, mu)[0], case.grid_array)
+    return input_fit_dice(decode_probability(model, mu)[0], case.grid_array, case.grid_seen)
 
 
 def synthetic_fits(model, n: int, seed: int, realism: str, shape: int, spacing: float,

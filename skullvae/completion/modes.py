@@ -29,21 +29,26 @@ def _model_grid(model) -> tuple[list[int], float]:
     return [int(g) for g in grid], float(voxel)
 
 
-def input_fit_dice(reconstruction: np.ndarray, grid_array: np.ndarray) -> float:
+def input_fit_dice(reconstruction: np.ndarray, grid_array: np.ndarray, seen: np.ndarray | None = None) -> float:
     """Dice between the model's reconstruction of the defective input and the input itself.
 
     A model reproduces skulls like its training skulls closely (held-out synthetic
     skulls ≈ 0.87); a low value means the input lies outside what the model knows.
+    Only the voxels the scan saw count: bone the model puts beyond the scan's edge
+    (the vault top of a scan that stops below it) is not a misfit.
 
     Args:
         reconstruction: decoded bone probability of enc(x), in the model grid.
         grid_array: the defective input's bone fraction in the same grid.
+        seen: the grid voxels inside the scanned box (:attr:`PreparedCase.grid_seen`); None = all.
 
     Returns:
         Dice of the two masks thresholded at 0.5 (1.0 when both are empty).
     """
     a = reconstruction > 0.5
     b = grid_array >= 0.5
+    if seen is not None:
+        a, b = a & seen, b & seen
     total = int(a.sum()) + int(b.sum())
     return 1.0 if total == 0 else 2.0 * int((a & b).sum()) / total
 
@@ -104,7 +109,7 @@ def _run_vae(case: PreparedCase, opts: CompletionOptions, model, min_fit: float 
     grid_array = case.grid_array
     encoded = encode_grid(model, grid_array)
     recon = decode_probability(model, encoded[0])[0]
-    fit = round(input_fit_dice(recon, grid_array), 4)
+    fit = round(input_fit_dice(recon, grid_array, case.grid_seen), 4)
     if min_fit is not None and fit < min_fit:
         return fit
     info: dict = {"align": case.info.get("align")}

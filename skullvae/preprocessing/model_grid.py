@@ -255,6 +255,32 @@ def to_grid(volume: Volume, frame: GridFrame) -> np.ndarray:
     return arr
 
 
+def grid_coverage(frame: GridFrame, volume: Volume) -> np.ndarray:
+    """Which model-grid voxels the scan saw: their centres lie inside ``volume``'s box.
+
+    Outside the scanned box nothing is known (a scan that stops below the vertex has no
+    vault top, it is not missing); inside it, no bone means no bone.
+
+    Args:
+        frame: the model-grid frame.
+        volume: the scan (only its geometry is used): shape, spacing, origin, direction.
+
+    Returns:
+        Boolean array of shape ``frame.grid``.
+    """
+    axes = [np.arange(n, dtype=np.float64) * frame.voxel_mm for n in frame.grid]
+    # index of the scan along each of its axes = a + sum over grid axes of (grid offset · coefficient)
+    to_index = np.linalg.inv(np.asarray(volume.direction, dtype=np.float64) * np.asarray(volume.spacing)[None, :])
+    start = to_index @ (np.asarray(frame.origin_mm, dtype=np.float64) - np.asarray(volume.origin, dtype=np.float64))
+    per_axis = to_index @ np.asarray(frame.rotation, dtype=np.float64)  # scan index change per mm along grid axes
+    seen = np.ones(tuple(int(n) for n in frame.grid), dtype=bool)
+    for k in range(3):
+        index = (start[k] + per_axis[k, 0] * axes[0][:, None, None] + per_axis[k, 1] * axes[1][None, :, None]
+                 + per_axis[k, 2] * axes[2][None, None, :])
+        seen &= (index >= -0.5) & (index <= volume.shape[k] - 0.5)
+    return seen
+
+
 def from_grid(grid_array: np.ndarray, frame: GridFrame, reference: Volume, order: str = "linear") -> np.ndarray:
     """Resample a grid array (e.g. bone probability) back onto ``reference``'s voxels.
 

@@ -11,7 +11,7 @@ from skullvae.preprocessing.align import align_frame
 from skullvae.preprocessing.cleanup import clean_mask
 from skullvae.preprocessing.crop import crop, nonzero_bbox
 from skullvae.preprocessing.intensity import DEFAULT_HU_THRESHOLD, bone_mask
-from skullvae.preprocessing.model_grid import GridFrame
+from skullvae.preprocessing.model_grid import GridFrame, grid_coverage
 from skullvae.preprocessing.plausibility import check_skull_extent, precheck_skull_extent
 from skullvae.preprocessing.pose import Pose, detect_pose, log_note
 
@@ -27,6 +27,7 @@ class PreparedCase:
         bbox: index box ``(lo, hi)`` of the bone (``hi`` exclusive).
         frame: placement of the model grid (None before :meth:`place`).
         grid_array: bone fraction in the model grid, float32.
+        grid_seen: the model-grid voxels inside the scanned box (:func:`grid_coverage`).
         info: clean-up and alignment summaries.
         pose: the anatomical pose found by :meth:`upright` (None before it); ``mask``
             and ``source`` then have the upright geometry (same arrays).
@@ -38,6 +39,7 @@ class PreparedCase:
     bbox: tuple[np.ndarray, np.ndarray]
     frame: GridFrame | None = None
     grid_array: np.ndarray | None = None
+    grid_seen: np.ndarray | None = None
     info: dict = field(default_factory=dict)
     pose: Pose | None = None
 
@@ -69,6 +71,7 @@ class PreparedCase:
         self.info["align"] = info
         self.info["grid_fov_mm"] = [float(e) for e in extent]
         self.frame, self.grid_array = frame, array
+        self.grid_seen = grid_coverage(frame, self.mask)
         return self
 
 

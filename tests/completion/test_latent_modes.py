@@ -110,6 +110,21 @@ def test_input_fit_is_reported_and_a_poor_fit_warns(caplog):
     assert "reconstructs this skull poorly" in caplog.text
 
 
+def test_input_fit_counts_only_what_the_scan_saw():
+    from skullvae.completion.modes import input_fit_dice
+
+    truth = np.zeros((20, 20, 20), np.float32)
+    truth[5:15, 5:15, 2:18] = 1.0
+    scan = truth.copy()
+    scan[:, :, 12:] = 0.0  # the scan stops at slice 12: the top of the skull was never imaged
+    seen = np.zeros(truth.shape, bool)
+    seen[:, :, :12] = True
+    assert input_fit_dice(truth, scan) < 0.8  # the model's vault top counted as a misfit
+    assert input_fit_dice(truth, scan, seen) == 1.0
+    wrong = np.roll(truth, 3, axis=0)  # a real misfit inside the scan still counts
+    assert input_fit_dice(wrong, scan, seen) < 0.75
+
+
 def test_auto_is_dev_for_a_known_skull_and_mirror_for_an_unknown_one(caplog):
     from skullvae.completion.pipeline import CompletionOptions, run_completion
 

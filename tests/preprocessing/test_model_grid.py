@@ -3,7 +3,7 @@
 import numpy as np
 
 from skullvae import Volume
-from skullvae.preprocessing.model_grid import GridFrame, bone_bbox_mm, frame_for, from_grid, to_grid
+from skullvae.preprocessing.model_grid import GridFrame, bone_bbox_mm, frame_for, from_grid, grid_coverage, to_grid
 
 
 def _shell(shape=(80, 70, 60), spacing=(1.0, 1.2, 1.5), origin=(-40.0, 10.0, 5.0), direction=None):
@@ -84,3 +84,18 @@ def test_vault_crop_follows_a_rotated_grid():
     assert np.isclose(-frame.floor_mm, 5 * 2.0 + 135.0)
     again = GridFrame.from_dict(frame.to_dict())
     assert again.floor_mm == frame.floor_mm
+
+
+def test_grid_coverage_is_the_scanned_box_on_an_oblique_anisotropic_scan():
+    a = np.deg2rad(25)
+    direction = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
+    vol, _ = _shell(direction=direction)
+    frame = frame_for(vol, (64, 64, 64), 2.0)  # 128 mm: wider than the 80 × 84 × 90 mm scan
+    seen = grid_coverage(frame, vol)
+    idx = np.indices(frame.grid).reshape(3, -1).T
+    inside = vol.physical_to_index(frame.as_volume(seen).index_to_physical(idx))
+    expect = np.all((inside >= -0.5) & (inside <= np.asarray(vol.shape) - 0.5), axis=1).reshape(frame.grid)
+    assert np.array_equal(seen, expect)
+    # the box's volume: 80 × 84 × 90 mm of the grid's 128³ mm
+    assert abs(seen.sum() * 2.0**3 - 80 * 84 * 90) / (80 * 84 * 90) < 0.05
+    assert seen[32, 32, 32] and not seen[0, 0, 0]
