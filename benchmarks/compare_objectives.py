@@ -29,7 +29,9 @@ Per method the script measures:
   ``--match-components``);
 * training time;
 * with ``--sweep-betas B1,B2``: a β-VAE and a two-stage model at each β (held-out Dice and
-  KL only), for Li et al.'s claim that the two-stage method needs no β tuning.
+  KL only), for Li et al.'s claim that the two-stage method needs no β tuning; with
+  ``--sweep-only`` only the sweep runs (written to ``OUT/sweep.json`` and ``OUT/sweep.md``),
+  so that it can be its own step beside a finished comparison.
 
 Writes ``OUT/objectives.json``, ``OUT/objectives.md``, ``OUT/runs/<method>/`` and
 ``OUT/eval/<method>/`` (resumable: a finished run or evaluation is reused).
@@ -261,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real-types", default=None)
     parser.add_argument("--sweep-betas", default="", help="comma-separated β values: β-VAE and two-stage at each "
                         "(held-out Dice and KL only), for the claim that the two-stage method needs no β tuning")
+    parser.add_argument("--sweep-only", action="store_true", help="run only the β sweep: OUT/sweep.json, OUT/sweep.md")
     parser.add_argument("--prior-samples", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
@@ -277,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         args.sweep_betas = [float(b) for b in args.sweep_betas.split(",") if b.strip()]
     except ValueError:
         raise SkullVAEError(f"--sweep-betas must be comma-separated numbers, got {args.sweep_betas!r}") from None
+    if args.sweep_only and not args.sweep_betas:
+        raise SkullVAEError("--sweep-only needs --sweep-betas")
     bad = [m for m in methods if m not in METHODS]
     if bad:
         raise SkullVAEError(f"unknown method(s) {', '.join(bad)} (choose from {', '.join(METHODS)})")
@@ -288,6 +293,16 @@ def main(argv: list[str] | None = None) -> int:
               build_cache(manifest, args.heldout, args.grid, args.voxel_mm, progress=False, with_pairs=False,
                           cache_dir=args.out / "cache"))
     started = time.perf_counter()
+    from skullvae.io.atomic import atomic_write_text
+
+    if args.sweep_only:
+        sweep = sweep_rows(args, caches)
+        atomic_write_text(args.out / "sweep.json", json.dumps({"sweep": sweep, "wall_s": time.perf_counter() - started},
+                                                              indent=1, default=str) + "\n")
+        table = sweep_markdown(sweep)
+        atomic_write_text(args.out / "sweep.md", table)
+        print(table)
+        return 0
     rows = []
     for method in methods:
         trained = train_method(method, args, args.out / "runs")
@@ -299,7 +314,6 @@ def main(argv: list[str] | None = None) -> int:
     settings = {k: (list(v) if isinstance(v, tuple) else str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     sweep = sweep_rows(args, caches) if args.sweep_betas else []
     result = {"settings": settings, "methods": rows, "sweep": sweep, "wall_s": time.perf_counter() - started}
-    from skullvae.io.atomic import atomic_write_text
 
     atomic_write_text(args.out / "objectives.json", json.dumps(result, indent=1, default=str) + "\n")
     table = markdown(rows, modes, real_modes)

@@ -10,12 +10,14 @@ runs again (each step writes into ``WORK``):
 * ``cpu`` — 40 synthetic skulls at 1.6 mm, grid 64 × 80 × 64 at 2.8 mm, 25 stage-1
   epochs per method, 20 stage-2 epochs, the U-Net under the two-stage model's
   training time, all 36 synthetic test cases and every real-skull case (the benchmark
-  built at 1.0 mm, so that the six methods can be scored on it too): estimated at about
-  75 minutes on 2 cores (≤ 90; run it in the background) from measured costs: a
+  built at 1.0 mm, so that the six methods can be scored on it too), and a β sweep at
+  β = 10 and 1000 (a β-VAE and a two-stage model at each, its own step): estimated at about
+  85 minutes on 2 cores (≤ 90; run it in the background) from measured costs: a
   stage-1 epoch ≈ 8.5 s and a stage-2 epoch ≈ 6.7 s on one thread (README, issue 3),
   a synthetic 144³ case 3.3 s in ``dev``, 1.9 s in ``auto``/``mirror``, 0.4 s in
   ``dev:norim``, a 1.0 mm real-skull case 2–7 s per mode; the evaluations of the six
-  methods (≈ 14 min synthetic, ≈ 16 min real) and their training (≈ 20 min) dominate.
+  methods (≈ 14 min synthetic, ≈ 16 min real) and their training (≈ 20 min) dominate;
+  the sweep adds ≈ 10 min (two β-VAEs and two stage-2 decoders).
 * ``gpu`` — 100 synthetic skulls at 0.8 mm, grid 96 × 128 × 96 at 1.9 mm,
   200 / 150 epochs on CUDA (``--device cuda``), the real-skull benchmark at 0.5 mm; the same steps.
 
@@ -54,7 +56,7 @@ CONFIGS = {
             "grid": "64,80,64", "voxel_mm": 2.8, "channels": "8,16,32,64", "latent": 32, "epochs": 25,
             "stage2_epochs": 20, "batch_size": 4, "mog_warmup": 200, "prior_samples": 32, "eval_limit": None,
             "heldout": "test", "eval_split": "test", "device": "cpu", "threads": "2", "unet_channels": "8,16,32,64",
-            "sweep": "",
+            "sweep": "10,1000",
             "unet_max_epochs": None, "real_limit": None, "real_types": None, "real_spacing": 1.0},
     "gpu": {"data": "synth", "synth": ["--n", "100", "--seed", "0", "--shape", "256", "--spacing", "0.8"],
             "grid": "96,128,96", "voxel_mm": 1.9, "channels": "16,32,64,128", "latent": 64, "epochs": 200,
@@ -126,21 +128,25 @@ def run_all(cfg: dict, args, work: Path, steps: Steps) -> dict:
     manifest = make_data(cfg, work, steps)
     real = real_manifest(args, cfg, work, steps)
     cmp_dir = work / "objectives"
-    compare = [PY, "benchmarks/compare_objectives.py", manifest, "--out", cmp_dir, "--grid", cfg["grid"],
-               "--voxel-mm", cfg["voxel_mm"], "--channels", cfg["channels"], "--latent", cfg["latent"],
-               "--epochs", cfg["epochs"], "--stage2-epochs", cfg["stage2_epochs"], "--batch-size", cfg["batch_size"],
-               "--mog-warmup", cfg["mog_warmup"], "--prior-samples", cfg["prior_samples"], "--heldout", cfg["heldout"],
-               "--eval-split", cfg["eval_split"], "--device", cfg["device"], "--seed", "0"]
+    common = [PY, "benchmarks/compare_objectives.py", manifest, "--out", cmp_dir, "--grid", cfg["grid"],
+              "--voxel-mm", cfg["voxel_mm"], "--channels", cfg["channels"], "--latent", cfg["latent"],
+              "--epochs", cfg["epochs"], "--stage2-epochs", cfg["stage2_epochs"], "--batch-size", cfg["batch_size"]]
+    compare = common + ["--mog-warmup", cfg["mog_warmup"], "--prior-samples", cfg["prior_samples"],
+                        "--heldout", cfg["heldout"], "--eval-split", cfg["eval_split"], "--device", cfg["device"],
+                        "--seed", "0"]
     if cfg["eval_limit"]:
         compare += ["--eval-limit", cfg["eval_limit"]]
-    if cfg["sweep"]:
-        compare += ["--sweep-betas", cfg["sweep"]]
     if real is not None:
         compare += ["--real", real, "--real-modes", "dev"]
         compare += ["--real-limit", cfg["real_limit"]] if cfg["real_limit"] else []
         compare += ["--real-types", cfg["real_types"]] if cfg["real_types"] else []
     steps.run("objectives compared", compare, cmp_dir / "objectives.json")
     objectives = json.loads((cmp_dir / "objectives.json").read_text())
+    if cfg["sweep"]:  # its own step: β-VAE and two-stage at each β (held-out Dice and KL)
+        steps.run(f"β sweep ({cfg['sweep']})", common + ["--heldout", cfg["heldout"], "--device", cfg["device"],
+                                                         "--seed", "0", "--sweep-only", "--sweep-betas", cfg["sweep"]],
+                  cmp_dir / "sweep.json")
+        objectives["sweep"] = json.loads((cmp_dir / "sweep.json").read_text())["sweep"]
     two_stage = next(m for m in objectives["methods"] if m["method"] == "two_stage")
     ours = Path(two_stage["run"])
     budget = round(two_stage["train_s"] / 60.0, 2)

@@ -77,3 +77,26 @@ def test_compare_objectives_tiny(toy, tmp_path):
     before = (out / "runs" / "beta_large" / "stage1" / "model.safetensors").stat().st_mtime_ns
     assert cmp.main([str(toy), "--out", str(out), "--methods", "beta_large", *tiny]) == 0  # a finished run is reused
     assert (out / "runs" / "beta_large" / "stage1" / "model.safetensors").stat().st_mtime_ns == before
+    # the sweep as its own step: reuses the sweep's finished runs, writes sweep.json / sweep.md only
+    objectives = (out / "objectives.json").read_text()
+    assert cmp.main([str(toy), "--out", str(out), "--sweep-only", "--sweep-betas", "7", *tiny]) == 0
+    (again,) = json.loads((out / "sweep.json").read_text())["sweep"]
+    assert again["two_stage"]["heldout_dice_complete"] == pytest.approx(sweep["two_stage"]["heldout_dice_complete"])
+    assert (out / "sweep.md").read_text().strip().splitlines()[-1].startswith("| 7 |")
+    assert (out / "objectives.json").read_text() == objectives
+    with pytest.raises(SkullVAEError, match="--sweep-only needs --sweep-betas"):
+        cmp.main([str(toy), "--out", str(out), "--sweep-only", *tiny])
+
+
+def test_claims_join_the_comparisons_own_beta_to_the_sweep():
+    report = _load("results_report")
+    row = lambda dice, kl: {"heldout_dice_complete": dice, "kl_moment_matched": kl, "dims_non_normal_0.01": 0}  # noqa: E731
+    methods = {"beta_small": row(0.90, 900.0), "beta_large": row(0.70, 10.0), "two_stage": row(0.89, 10.0)}
+    sweep = [{"value": 10.0, "beta": row(0.85, 40.0), "two_stage": row(0.885, 40.0)}]
+    lines = report.claims(methods, False, sweep, beta_large=100.0)
+    assert "**holds**" in lines[0] and "**holds** (within 0.02)" in lines[1]
+    assert "β ∈ {10, 100}: 0.885, 0.890" in lines[2] and "**holds**" in lines[2]
+    methods["two_stage"] = row(0.80, 10.0)  # the decoder does not recover: every verdict that depends on it flips
+    lines = report.claims(methods, False, sweep, beta_large=100.0)
+    assert "**does not hold** (0.100 lower)" in lines[1] and "**does not hold** over this range" in lines[2]
+
