@@ -26,7 +26,9 @@ no bone: the existing SkullBreak defect, the frontal opening of the phantom, the
 side cut by the field of view) are recorded in the manifest; every implant must keep
 ``CLEARANCE_MM`` from them, and the existing SkullBreak defect is also located by
 mirroring (bone on the right but not on the left). A placement that fails is retried
-with the next seed (``seed = SEED_BASE[skull] + attempt``); the seed used is recorded.
+with the next seed (``seed = SEED_BASE[skull] + SET_STRIDE · set + attempt``); the seed used is recorded.
+``--set K`` (default 0, the benchmark README reports) cuts other defects of the same types into the
+same skulls: a tuning set that the reported set never sees.
 
 Defect types: the six of :data:`skullvae.defects.DEFECT_TYPES` (``inject_defect``) and
 four large flaps of this script, cut with the same ``defect_region`` cone and
@@ -75,6 +77,8 @@ LARGE_TYPES = ("vertex_flap", "bifrontal_flap", "occipital_flap", "hemicraniecto
 ALL_TYPES = tuple(DEFECT_TYPES) + LARGE_TYPES
 SKULL_IDS = ("msr_double_shell", "ct_pitch", "skullbreak_pt_001")
 SEED_BASE = {"msr_double_shell": 1000, "ct_pitch": 2000, "skullbreak_pt_001": 3000}
+#: Seeds of defect set K start at ``SEED_BASE + SET_STRIDE · K`` (sets never share a seed: < 100 attempts).
+SET_STRIDE = 100
 MAX_ATTEMPTS = 12
 CLEARANCE_MM = 10.0
 #: Openings are looked for above this elevation from the cranial centre (below: orbits, base).
@@ -409,7 +413,7 @@ def distance_to(skull: Volume, points: np.ndarray) -> np.ndarray | None:
     return ndimage.distance_transform_edt(seeds, sampling=skull.spacing).astype(np.float32)
 
 
-def place(skull: Volume, geometry, kind: str, skull_id: str, forbidden: np.ndarray | None) -> dict:
+def place(skull: Volume, geometry, kind: str, skull_id: str, forbidden: np.ndarray | None, seed_set: int = 0) -> dict:
     """First seed whose implant keeps ``CLEARANCE_MM`` from the openings (``seed`` None when none does).
 
     ``forbidden`` is :func:`distance_to` the openings (None: the skull has none).
@@ -417,7 +421,7 @@ def place(skull: Volume, geometry, kind: str, skull_id: str, forbidden: np.ndarr
     voxel_mm3 = float(np.prod(skull.spacing))
     tried = []
     for attempt in range(MAX_ATTEMPTS):
-        seed = SEED_BASE[skull_id] + attempt
+        seed = SEED_BASE[skull_id] + SET_STRIDE * seed_set + attempt
         plan: dict = {}
         if kind in DEFECT_TYPES:
             try:
@@ -442,7 +446,7 @@ def place(skull: Volume, geometry, kind: str, skull_id: str, forbidden: np.ndarr
 
 
 # ------------------------------------------------------------------ main
-def build(out: Path, real: Path, spacing: float, overwrite: bool) -> list[tuple]:
+def build(out: Path, real: Path, spacing: float, overwrite: bool, seed_set: int = 0) -> list[tuple]:
     """Write every skull, defect and the manifest under ``out``; returns the case table rows."""
     started = time.perf_counter()
     loaders = {"msr_double_shell": lambda: load_msr(real, spacing), "ct_pitch": lambda: load_ct_pitch(real),
@@ -466,7 +470,7 @@ def build(out: Path, real: Path, spacing: float, overwrite: bool) -> list[tuple]
         files: dict = {"defective": {}, "implant": {}}
         defects: dict = {}
         for kind in ALL_TYPES:
-            got = place(skull, geometry, kind, skull_id, forbidden)
+            got = place(skull, geometry, kind, skull_id, forbidden, seed_set)
             if got["seed"] is None:
                 files["defective"][kind] = files["implant"][kind] = None
                 defects[kind] = {"placed": False, "rejected": got["rejected"]}
@@ -507,7 +511,8 @@ def build(out: Path, real: Path, spacing: float, overwrite: bool) -> list[tuple]
         "notes": (f"spacing {spacing} mm except ct_pitch (native oblique 0.8125 x 0.8125 x 2.397 mm); implants keep "
                   f"{CLEARANCE_MM:g} mm from natural openings (cases[].openings; ct_pitch's thin bone is kept by a hysteresis "
                   "threshold, see its preparation; skullbreak_pt_001 has its own "
-                  "parietotemporal defect on the +x side); seeds per case in cases[].defects"),
+                  "parietotemporal defect on the +x side); seeds per case in cases[].defects; defect set "
+                  f"{seed_set}{' (the reported benchmark)' if seed_set == 0 else ' (a tuning set)'}"),
         "splits": {"fixed": ["test"]},
         "cases": cases,
     }
@@ -522,6 +527,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED, help="folder holding data/real (default ../shared)")
     parser.add_argument("--spacing", type=float, default=0.5, help="voxel size (mm) of the STL and SkullBreak skulls")
     parser.add_argument("--overwrite", action="store_true", help="write into a non-empty output folder")
+    parser.add_argument("--set", type=int, default=0, dest="seed_set",
+                        help="defect set: 0 (default) is the reported benchmark, 1, 2, ... other defects for tuning")
     args = parser.parse_args(argv)
     real = args.shared / "data" / "real"
     needed = ("msr_skull_double_shell.stl", "CT_pitch.nii.gz", "skullbreak_parietotemporal_001.nii.gz")
@@ -536,7 +543,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.out.is_dir() and any(args.out.iterdir()) and not args.overwrite:
         print(f"make_real_benchmark: error: output folder is not empty: {args.out} (pass --overwrite)", file=sys.stderr)
         return 2
-    rows = build(args.out, real, args.spacing, args.overwrite)
+    if args.seed_set < 0:
+        print(f"make_real_benchmark: error: --set must be ≥ 0, got {args.seed_set}", file=sys.stderr)
+        return 2
+    rows = build(args.out, real, args.spacing, args.overwrite, args.seed_set)
     print(f"\n{'skull':<20} {'defect type':<16} {'seed':>5} {'implant cm3':>12} {'to opening mm':>14}")
     for skull_id, kind, seed, cm3, gap in rows:
         if seed is None:
