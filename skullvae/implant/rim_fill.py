@@ -26,12 +26,15 @@ from skullvae.implant.sphere import CubeSphere
 from skullvae.io.volume import Volume
 
 __all__ = ["Prior", "choose_prior", "corrected_surfaces", "cranial_frame", "mirror_cells", "mirror_prior", "unknown_cells",
-           "profile_prior", "rasterise_shell", "sphere_for_spacing"]
+           "profile_prior", "rasterise_shell", "ring_width_mm", "sphere_for_spacing"]
 
 #: Unknown cells reach this many cells past the missing ones (rim bevels are re-filled from the surfaces).
 RIM_CELLS = 2
-#: Width of the held-out ring that :func:`choose_prior` predicts (mm at the vault's radius).
+#: Width of the held-out ring that :func:`choose_prior` predicts (mm at the vault's radius) ...
 RING_MM = 8.0
+#: ... or this share of the largest defect's equivalent radius, when wider: a prior must carry
+#: the skull's shape as far from the bone as the defect reaches, not just across a rim.
+RING_SHARE = 0.3
 #: Outer surface: biharmonic fill, the rim's measurement held by springs over this many rings (voxel-step noise).
 OUTER_ORDER, SOFT_CELLS, STIFFNESS = 2, 3, 0.3
 #: Voxels per block edge in :func:`rasterise_shell`'s first pass.
@@ -258,17 +261,33 @@ def _ring(profile: RadialProfile, unknown: np.ndarray, width_mm: float) -> np.nd
     return sphere.grow(unknown, steps) & ~unknown & profile.known
 
 
+def ring_width_mm(profile: RadialProfile, unknown: np.ndarray, ring_mm: float = RING_MM) -> float:
+    """Width of :func:`choose_prior`'s held-out ring: ``ring_mm``, or :data:`RING_SHARE` of the
+    largest defect's equivalent radius (area at the vault's median radius) when that is wider."""
+    radius = float(np.nanmedian(profile.outer)) if profile.known.any() else 80.0
+    count, labels = profile.frame.sphere.components(unknown)
+    if not count:
+        return ring_mm
+    largest = int(np.bincount(labels[labels >= 0]).max()) * profile.frame.sphere.cell_area_mm2(radius)
+    return max(ring_mm, RING_SHARE * float(np.sqrt(largest / np.pi)))
+
+
 def choose_prior(profile: RadialProfile, unknown: np.ndarray, priors: list[Prior],
                  ring_mm: float = RING_MM) -> tuple[Prior, dict]:
     """The prior that best predicts a held-out ring of real bone around the defect.
 
     Each prior, corrected from the bone beyond the ring, predicts the ring's outer and
-    inner radius; the prior with the smallest mean absolute error wins.
+    inner radius; the prior with the smallest mean absolute error wins. The ring widens
+    with the defect (:func:`ring_width_mm`): across a narrow ring the rim's own surfaces
+    continue well, but a large defect needs a prior that carries the skull's shape far
+    from the bone (on the real-skull tuning set, ``make_real_benchmark.py --set 1``, an
+    8 mm ring chose them over the mirror image for hemicraniectomies; 0.3 of the radius
+    did not).
 
     Returns:
         ``(best prior, {name: error in mm})``.
     """
-    ring = _ring(profile, unknown, ring_mm)
+    ring = _ring(profile, unknown, ring_width_mm(profile, unknown, ring_mm))
     errors = {}
     if not ring.any():
         return priors[0], errors
