@@ -19,7 +19,7 @@ from skullvae.implant.defect_cells import find_defect_cells
 from skullvae.implant.extract import MIN_IMPLANT_CM3, Implant
 from skullvae.implant.height_fields import measure_profile, view_radius
 from skullvae.implant.morphology import components
-from skullvae.implant.rim_fill import (RIM_CELLS, RING_MM, Prior, choose_prior, corrected_surfaces, cranial_frame, mirror_prior,
+from skullvae.implant.rim_fill import (RIM_CELLS, Prior, ring_width_mm, choose_prior, corrected_surfaces, cranial_frame, mirror_prior,
                                        mirror_cells, profile_prior, rasterise_shell, sphere_for_spacing, unknown_cells)
 from skullvae.io.volume import Volume
 from skullvae.preprocessing.crop import crop, nonzero_bbox
@@ -152,7 +152,8 @@ def rim_implant(mask: Volume, bbox: tuple[np.ndarray, np.ndarray], plane: dict |
         gaps.append(gap)
     if errors:
         ranked = " < ".join(f"{name} {err:.2f} mm" for name, err in sorted(errors.items(), key=lambda kv: kv[1]))
-        why = f"smallest mean error predicting the held-out {RING_MM:.0f} mm ring of bone around the defect: {ranked}"
+        width = ring_width_mm(profile, unknown)
+        why = f"smallest mean error predicting the held-out {width:.0f} mm ring of bone around the defect: {ranked}"
     else:
         why = f"the only prior of this mode ({best.name})"
     info = {"prior": best.name, "prior_reason": why, "prior_errors_mm": errors, "defects_found": len(components),
