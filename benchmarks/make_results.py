@@ -202,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--real", type=Path, default=None, help="an existing real-skull benchmark manifest")
     parser.add_argument("--results", type=Path, default=ROOT / "docs" / "RESULTS.md")
     parser.add_argument("--fresh", action="store_true", help="delete WORK first")
+    parser.add_argument("--remark", action="append", default=[],
+                        help="a sentence about how this run went (e.g. the machine was shared), printed in RESULTS.md")
     args = parser.parse_args(argv)
     cfg = CONFIGS[args.config]
     if args.fresh and args.work.exists():
@@ -209,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     steps = Steps(args.work.resolve(), cfg["threads"])
     measured = run_all(cfg, args, args.work.resolve(), steps)
-    write_results(args.results, args.config, cfg, measured, steps.log, args.work.resolve(), machine(), steps.total_s())
+    write_results(args.results, args.config, cfg, measured, steps.log, args.work.resolve(), machine(), steps.total_s(),
+                  remarks=args.remark)
     print(f"wrote {args.results}", file=sys.stderr)
     return 0
 
