@@ -25,7 +25,10 @@ model trained on ``--realism real``).
 Usage::
 
     python benchmarks/domain_fit.py [--model synthetic-64|RUN_DIR] [--synthetic 6] [--realism smooth,real]
-                                    [--write-json] [--shared ../shared]
+                                    [--write-json] [--shared ../shared] [--diagnose STEPS]
+
+``--diagnose STEPS`` adds, per real skull, what limits the fit (:func:`diagnose`): the best
+isotropic rescaling and the fit after STEPS steps of latent search.
 
 ``--write-json`` writes ``domain_fit.json`` into the model folder, in the format
 ``skullvae models`` reads (:func:`skullvae.model.inventory.read_domain_fit`: one entry per
@@ -82,16 +85,50 @@ def real_inputs(real: Path, msr_spacing: float = 0.8) -> dict:
     return {name: (load, what) for name, (load, what, path) in loaders.items() if path.exists()}
 
 
-def fit_of(model, volume, hu_threshold: float = 300.0, pose: str = "auto") -> float:
-    """Input-fit Dice of ``model`` on one volume, preprocessed exactly as ``complete`` does (its
-    default ``--pose auto``: a scan stored upside down or face-back is turned upright; no ``--align``)."""
-    grid = [int(g) for g in model.config["grid"]]
+def _placed(model, volume, hu_threshold: float, pose: str, scale: float = 1.0):
     case = load_mask(volume, hu_threshold)
     if pose == "auto":
         case.upright()
-    case.place(grid, float(model.config["voxel_mm"]), "none")
+    case.place([int(g) for g in model.config["grid"]], float(model.config["voxel_mm"]) * scale, "none")
+    return case
+
+
+def fit_of(model, volume, hu_threshold: float = 300.0, pose: str = "auto", scale: float = 1.0) -> float:
+    """Input-fit Dice of ``model`` on one volume, preprocessed exactly as ``complete`` does (its
+    default ``--pose auto``: a scan stored upside down or face-back is turned upright; no ``--align``).
+    ``scale`` ≠ 1 (diagnosis only) shrinks the skull in the grid by that factor (the grid's voxels grow)."""
+    case = _placed(model, volume, hu_threshold, pose, scale)
     mu, _ = encode_grid(model, case.grid_array)
     return input_fit_dice(decode_probability(model, mu)[0], case.grid_array, case.grid_seen)
+
+
+#: Isotropic scales ``--diagnose`` tries.
+DIAGNOSE_SCALES = (0.88, 0.92, 0.96, 1.0, 1.04, 1.08, 1.12)
+
+
+def diagnose(model, volume, steps: int, hu_threshold: float = 300.0, pose: str = "auto") -> dict:
+    """What limits the fit (``--diagnose``): the best isotropic scale, and a latent search.
+
+    * ``scale``: the fit at each of :data:`DIAGNOSE_SCALES` (1.0 included): a model that
+      knows the shape but not the size fits much better at another scale;
+    * ``searched``: the fit after ``steps`` Adam steps on z from μ(x) maximising the full
+      binary cross-entropy with the input (:func:`skullvae.completion.optimize.complete_optimize`,
+      every voxel weighted): the encoder's share of the misfit (the amortisation gap).
+      Needs the torch engine (gradients through the decoder).
+
+    Returns:
+        ``{"scales": {scale: dice}, "best_scale", "best_scaled", "searched", "steps", "z_norm"}``.
+    """
+    from skullvae.completion.optimize import complete_optimize
+
+    scales = {sc: round(fit_of(model, volume, hu_threshold, pose, sc), 4) for sc in DIAGNOSE_SCALES}
+    best = max(scales, key=scales.get)
+    case = _placed(model, volume, hu_threshold, pose)
+    prob, z, _ = complete_optimize(model, case.grid_array, float(model.config["voxel_mm"]), steps=steps,
+                                   far_mm=0.0, near_weight=1.0)
+    return {"scales": scales, "best_scale": best, "best_scaled": scales[best], "steps": int(steps),
+            "searched": round(input_fit_dice(prob, case.grid_array, case.grid_seen), 4),
+            "z_norm": round(float(np.linalg.norm(z)), 2)}
 
 
 def synthetic_fits(model, n: int, seed: int, realism: str, shape: int, spacing: float,
@@ -118,20 +155,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pose", choices=("auto", "keep"), default="auto",
                         help="as complete --pose: auto (default) turns scans stored upside down or face-back upright")
     parser.add_argument("--write-json", action="store_true", help="write domain_fit.json into the model folder")
+    parser.add_argument("--diagnose", type=int, default=0, metavar="STEPS",
+                        help="also, per real skull: the best isotropic scale and the fit after STEPS steps of latent "
+                             "search (what limits the fit; the torch engine)")
     args = parser.parse_args(argv)
     realisms = [r.strip() for r in args.realism.split(",") if r.strip()]
     real = args.shared / "data" / "real"
     if not real.is_dir():
         print(f"domain_fit: error: real data not found: {real} (pass --shared)", file=sys.stderr)
         return 2
-    model = load_completion_model(args.model, device="cpu", engine="auto", mode="dev")
+    model = load_completion_model(args.model, device="cpu", engine="torch" if args.diagnose else "auto",
+                                  mode="optimize" if args.diagnose else "dev")
     t0 = time.perf_counter()
     rows, real_fit = [], {}
+    diagnosis = {}
     for name, (load, what) in real_inputs(real, args.msr_spacing).items():
-        dice = round(fit_of(model, load(), pose=args.pose), 4)
+        volume = load()
+        dice = round(fit_of(model, volume, pose=args.pose), 4)
         real_fit[name] = dice
         rows.append((name, what, f"{dice:.3f}"))
         print(f"{name}: {dice:.3f} ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+        if args.diagnose:
+            diagnosis[name] = diagnose(model, volume, args.diagnose, pose=args.pose)
     synth, skulls = {}, [{"name": name, "kind": "real", "dice": dice} for name, dice in real_fit.items()]
     for realism in realisms:
         fits = synthetic_fits(model, args.synthetic, args.synthetic_seed, realism, args.shape, args.spacing, args.pose)
@@ -148,6 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     print("| skull | input | input-fit Dice |\n| --- | --- | --- |")
     for name, what, dice in rows:
         print(f"| {name} | {what} | {dice} |")
+    if diagnosis:
+        print(f"\nWhat limits the fit (`--diagnose {args.diagnose}`):\n")
+        print("| skull | input fit | best isotropic scale (fit) | after latent search (‖z‖) |\n| --- | --- | --- | --- |")
+        for name, d in diagnosis.items():
+            print(f"| {name} | {real_fit[name]:.3f} | ×{d['best_scale']:.2f} ({d['best_scaled']:.3f}) | "
+                  f"{d['searched']:.3f} ({d['z_norm']:.1f}) |")
     if args.write_json:
         from skullvae.model.locate import resolve_run_dir
 

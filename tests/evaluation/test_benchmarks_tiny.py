@@ -100,3 +100,20 @@ def test_claims_join_the_comparisons_own_beta_to_the_sweep():
     lines = report.claims(methods, False, sweep, beta_large=100.0)
     assert "**does not hold** (0.100 lower)" in lines[1] and "**does not hold** over this range" in lines[2]
 
+
+
+def test_domain_fit_diagnosis_on_a_held_out_synthetic_skull():
+    from skullvae.completion.engine import load_completion_model
+    from skullvae.phantoms import synth_skull
+
+    fit = _load("domain_fit")
+    model = load_completion_model("synthetic-64", device="cpu", engine="torch", mode="optimize")
+    skull = synth_skull(909, 112, 2.0)
+    plain = fit.fit_of(model, skull)
+    assert 0.7 < plain <= 1.0  # a skull like the training skulls
+    still = fit.diagnose(model, skull, steps=0)
+    assert still["scales"][1.0] == pytest.approx(plain, abs=1e-4) and still["best_scaled"] >= still["scales"][1.0]
+    assert still["searched"] == pytest.approx(plain, abs=1e-4)  # no step: decode(μ) itself
+    assert fit.fit_of(model, skull, scale=0.88) < plain  # a skull shrunk by 12 % no longer fits
+    searched = fit.diagnose(model, skull, steps=15)
+    assert searched["searched"] > plain - 0.01 and searched["z_norm"] > 0
