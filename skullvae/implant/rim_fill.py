@@ -273,7 +273,7 @@ def ring_width_mm(profile: RadialProfile, unknown: np.ndarray, ring_mm: float = 
 
 
 def choose_prior(profile: RadialProfile, unknown: np.ndarray, priors: list[Prior],
-                 ring_mm: float = RING_MM) -> tuple[Prior, dict]:
+                 ring_mm: float | None = None) -> tuple[Prior, dict]:
     """The prior that best predicts a held-out ring of real bone around the defect.
 
     Each prior, corrected from the bone beyond the ring, predicts the ring's outer and
@@ -284,10 +284,16 @@ def choose_prior(profile: RadialProfile, unknown: np.ndarray, priors: list[Prior
     8 mm ring chose them over the mirror image for hemicraniectomies; 0.3 of the radius
     did not).
 
+    Args:
+        profile: measured radii.
+        unknown: cells to solve for.
+        priors: the candidates.
+        ring_mm: the ring's width; None = :func:`ring_width_mm` of these cells.
+
     Returns:
         ``(best prior, {name: error in mm})``.
     """
-    ring = _ring(profile, unknown, ring_width_mm(profile, unknown, ring_mm))
+    ring = _ring(profile, unknown, ring_width_mm(profile, unknown) if ring_mm is None else ring_mm)
     errors = {}
     if not ring.any():
         return priors[0], errors

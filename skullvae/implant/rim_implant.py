@@ -127,7 +127,8 @@ def rim_implant(mask: Volume, bbox: tuple[np.ndarray, np.ndarray], plane: dict |
             candidates.append(profile_prior("model", measure_profile(model_bone, frame)))
     if not candidates:
         raise SkullVAEError(f"no prior available among {', '.join(priors)}")
-    best, errors = choose_prior(profile, unknown, candidates) if len(candidates) > 1 else (candidates[0], {})
+    width = ring_width_mm(profile, unknown) if len(candidates) > 1 else None
+    best, errors = choose_prior(profile, unknown, candidates, width) if width is not None else (candidates[0], {})
     outer, inner = corrected_surfaces(profile, unknown, best)
     filled, flo, fhi, cells = rasterise_shell(cropped, frame, fill, inner, outer)
     box = tuple(slice(int(a), int(b)) for a, b in zip(flo, fhi))
@@ -152,7 +153,6 @@ def rim_implant(mask: Volume, bbox: tuple[np.ndarray, np.ndarray], plane: dict |
         gaps.append(gap)
     if errors:
         ranked = " < ".join(f"{name} {err:.2f} mm" for name, err in sorted(errors.items(), key=lambda kv: kv[1]))
-        width = ring_width_mm(profile, unknown)
         why = f"smallest mean error predicting the held-out {width:.0f} mm ring of bone around the defect: {ranked}"
     else:
         why = f"the only prior of this mode ({best.name})"
