@@ -85,21 +85,30 @@ def real_inputs(real: Path, msr_spacing: float = 0.8) -> dict:
     return {name: (load, what) for name, (load, what, path) in loaders.items() if path.exists()}
 
 
-def _placed(model, volume, hu_threshold: float, pose: str, scale: float = 1.0):
+def _prepared(volume, hu_threshold: float, pose: str):
+    """``complete``'s preprocess and pose stages (no model grid yet)."""
     case = load_mask(volume, hu_threshold)
     if pose == "auto":
         case.upright()
-    case.place([int(g) for g in model.config["grid"]], float(model.config["voxel_mm"]) * scale, "none")
     return case
+
+
+def _place(model, case, scale: float = 1.0):
+    """Place ``case`` in the model grid, its voxels ``scale`` × the model's (the skull shrinks by ``scale``)."""
+    return case.place([int(g) for g in model.config["grid"]], float(model.config["voxel_mm"]) * scale, "none")
+
+
+def _fit(model, case) -> float:
+    """Input-fit Dice of a placed case."""
+    mu, _ = encode_grid(model, case.grid_array)
+    return input_fit_dice(decode_probability(model, mu)[0], case.grid_array, case.grid_seen)
 
 
 def fit_of(model, volume, hu_threshold: float = 300.0, pose: str = "auto", scale: float = 1.0) -> float:
     """Input-fit Dice of ``model`` on one volume, preprocessed exactly as ``complete`` does (its
     default ``--pose auto``: a scan stored upside down or face-back is turned upright; no ``--align``).
     ``scale`` ≠ 1 (diagnosis only) shrinks the skull in the grid by that factor (the grid's voxels grow)."""
-    case = _placed(model, volume, hu_threshold, pose, scale)
-    mu, _ = encode_grid(model, case.grid_array)
-    return input_fit_dice(decode_probability(model, mu)[0], case.grid_array, case.grid_seen)
+    return _fit(model, _place(model, _prepared(volume, hu_threshold, pose), scale))
 
 
 #: Isotropic scales ``--diagnose`` tries.
@@ -121,9 +130,10 @@ def diagnose(model, volume, steps: int, hu_threshold: float = 300.0, pose: str =
     """
     from skullvae.completion.optimize import complete_optimize
 
-    scales = {sc: round(fit_of(model, volume, hu_threshold, pose, sc), 4) for sc in DIAGNOSE_SCALES}
+    case = _prepared(volume, hu_threshold, pose)  # once: only the placement depends on the scale
+    scales = {sc: round(_fit(model, _place(model, case, sc)), 4) for sc in DIAGNOSE_SCALES}
     best = max(scales, key=scales.get)
-    case = _placed(model, volume, hu_threshold, pose)
+    _place(model, case)  # back to the model's own grid for the search
     prob, z, _ = complete_optimize(model, case.grid_array, float(model.config["voxel_mm"]), steps=steps,
                                    far_mm=0.0, near_weight=1.0)
     return {"scales": scales, "best_scale": best, "best_scaled": scales[best], "steps": int(steps),
