@@ -96,9 +96,9 @@ def _completion_section(name: str, work: Path, img_dir: Path, smoke: bool) -> li
     if ref in modes and peers:
         better, worse = [], []
         for t in types:
-            mine = np.mean([r["dsc"] for r in ours if r["mode"] == ref and r["defect_type"] == t] or [np.nan])
-            best_peer = max(peers, key=lambda m: np.mean([r["dsc"] for r in unet if r["mode"] == m and r["defect_type"] == t] or [-1]))
-            theirs = np.mean([r["dsc"] for r in unet if r["mode"] == best_peer and r["defect_type"] == t] or [np.nan])
+            mine = _mean_dsc(ours, ref, t)
+            best_peer = max(peers, key=lambda m: np.nan_to_num(_mean_dsc(unet, m, t), nan=-1.0))
+            theirs = _mean_dsc(unet, best_peer, t)
             (better if theirs > mine else worse).append(f"{t} ({best_peer} {theirs:.3f} vs auto {mine:.3f})")
         prefix = "*(smoke-scale)* " if smoke else ""
         lines.append(prefix + "**Where the U-Net peer beats us** (mean DSC of its best mode vs `auto`): "
