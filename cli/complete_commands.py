@@ -133,6 +133,10 @@ def _print_summary(report: dict) -> None:
         gap = rim["rim_gap_mm"]
         console.print(f"  {rim['defects_found']} defect(s) found; prior: {rim['prior']}; "
                       f"rim gap median {gap['median']:.2f} mm, 95th percentile {gap['p95']:.2f} mm")
+        bone = rim.get("bone_prior") or {}
+        if bone.get("skull"):
+            console.print(f"  a defect is not a vault shell (rim error > {bone['max_shell_error_mm']} mm): "
+                          f"its implant is the model's completed skull ({bone['skull']}) minus the bone")
 
 
 def _batch_inputs(input_dir: Path) -> list[Path]:

@@ -89,21 +89,50 @@ def make_implant(case, completion, opts: CompletionOptions, model=None):
         cropped = case.cropped_mask()
         frame = mirror_frame(cropped)
         plane = estimate_midsagittal_plane(to_grid(cropped, frame), frame)
-    model_bone = None
+    model_bone, bone_prior = None, None
     if completion.mode == "mirror":
         priors = ("mirror", "none") if opts.mode == "auto" else ("mirror",)
     else:
         model_bone = completion.frame.as_volume((completion.probability > 0.5).astype(np.uint8))
         priors = ("model", "mirror", "none") if opts.mode == "auto" else ("model",)
+        bone_prior = _bone_prior(case, completion, opts, model)
         if opts.mode == "dev" and opts.defect_type is None and model is not None:
             # no hint: every DEV's completion is a candidate, the rim ring picks one
-            from skullvae.completion.dev import dev_completions
-
-            model_bone = {name: completion.frame.as_volume((prob > 0.5).astype(np.uint8))
-                          for name, prob in dev_completions(model, completion.defective, opts.gamma).items()}
-    rim = rim_implant(case.mask, case.bbox, plane, model_bone=model_bone, priors=priors)
+            model_bone = bone_prior.skulls()
+    rim = rim_implant(case.mask, case.bbox, plane, model_bone=model_bone, priors=priors, bone_prior=bone_prior)
     completion.info["rim"] = rim.info
     return rim.implant, rim
+
+
+def _bone_prior(case, completion, opts: CompletionOptions, model):
+    """The model's completed skulls for defects that are not a vault shell (:mod:`skullvae.implant.bone_prior`).
+
+    Without ``--defect-type``, one per DEV vector (decoded only when such a defect is found);
+    with it, or for ``optimize``, the mode's own completion.
+    """
+    from skullvae.implant.bone_prior import BonePrior
+    from skullvae.implant.extract import extract_implant
+
+    cache: dict[str, np.ndarray] = {}
+
+    def probabilities() -> dict[str, np.ndarray]:
+        if not cache:
+            if completion.mode == "dev" and opts.defect_type is None and model is not None:
+                from skullvae.completion.dev import dev_completions
+
+                cache.update(dev_completions(model, completion.defective, opts.gamma))
+            else:
+                cache[completion.mode] = completion.probability
+        return cache
+
+    def skulls():
+        return {name: completion.frame.as_volume((prob > 0.5).astype(np.uint8)) for name, prob in probabilities().items()}
+
+    def implant(name: str):
+        return extract_implant(probabilities()[name], completion.frame, completion.defective, case.mask,
+                               core_mm=completion.core_mm)
+
+    return BonePrior(skulls, implant)
 
 
 def complete_case(input_path: str | os.PathLike, out_dir: str | os.PathLike | None = None,

@@ -26,7 +26,7 @@ from skullvae.implant.sphere import CubeSphere
 from skullvae.io.volume import Volume
 
 __all__ = ["Prior", "choose_prior", "corrected_surfaces", "cranial_frame", "mirror_cells", "mirror_prior", "unknown_cells",
-           "profile_prior", "rasterise_shell", "ring_width_mm", "sphere_for_spacing"]
+           "profile_prior", "rasterise_shell", "ring_cells", "ring_width_mm", "sphere_for_spacing"]
 
 #: Unknown cells reach this many cells past the missing ones (rim bevels are re-filled from the surfaces).
 RIM_CELLS = 2
@@ -254,7 +254,8 @@ def _corrected(profile: RadialProfile, unknown: np.ndarray, priors: list[Prior])
     return results
 
 
-def _ring(profile: RadialProfile, unknown: np.ndarray, width_mm: float) -> np.ndarray:
+def ring_cells(profile: RadialProfile, unknown: np.ndarray, width_mm: float) -> np.ndarray:
+    """The measured cells within ``width_mm`` (at the vault's median radius) around ``unknown``."""
     sphere = profile.frame.sphere
     radius = float(np.nanmedian(profile.outer)) if profile.known.any() else 80.0
     steps = max(1, int(round(width_mm / (radius * np.radians(sphere.cell_deg)))))
@@ -293,7 +294,7 @@ def choose_prior(profile: RadialProfile, unknown: np.ndarray, priors: list[Prior
     Returns:
         ``(best prior, {name: error in mm})``.
     """
-    ring = _ring(profile, unknown, ring_width_mm(profile, unknown) if ring_mm is None else ring_mm)
+    ring = ring_cells(profile, unknown, ring_width_mm(profile, unknown) if ring_mm is None else ring_mm)
     errors = {}
     if not ring.any():
         return priors[0], errors

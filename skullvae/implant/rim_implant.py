@@ -15,6 +15,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from skullvae.errors import SkullVAEError
+from skullvae.implant.bone_prior import SHELL_MAX_ERROR_MM, BonePrior, cells_of_voxels, choose_skull, nearest_defect, shell_errors
 from skullvae.implant.defect_cells import find_defect_cells
 from skullvae.implant.extract import MIN_IMPLANT_CM3, Implant
 from skullvae.implant.height_fields import measure_profile, view_radius
@@ -86,7 +87,7 @@ def _none_prior(size: int) -> Prior:
 
 def rim_implant(mask: Volume, bbox: tuple[np.ndarray, np.ndarray], plane: dict | None,
                 model_bone: Volume | dict[str, Volume] | None = None,
-                priors: tuple[str, ...] = ("mirror", "none", "model")) -> RimResult:
+                priors: tuple[str, ...] = ("mirror", "none", "model"), bone_prior: BonePrior | None = None) -> RimResult:
     """Find the defects of a skull and build their implants on its own grid.
 
     Args:
@@ -96,6 +97,8 @@ def rim_implant(mask: Volume, bbox: tuple[np.ndarray, np.ndarray], plane: dict |
         model_bone: a completed skull from a model (binary, any grid), for the ``model`` prior;
             or several, by name (e.g. one per DEV vector): each is a ``model:<name>`` candidate.
         priors: the priors to choose from (by :func:`choose_prior`); one name = that prior.
+        bone_prior: a model's completed skulls; a defect that is not a vault shell
+            (:mod:`skullvae.implant.bone_prior`) takes its implant from one of them.
 
     Returns:
         The :class:`RimResult`.
@@ -135,6 +138,11 @@ def rim_implant(mask: Volume, bbox: tuple[np.ndarray, np.ndarray], plane: dict |
     bone = np.asarray(cropped.array[box], dtype=bool)
     implant = filled & ~bone
     owner = _cell_owner(sphere, defects.labels, fill)
+    from_bone: dict = {}
+    if bone_prior is not None:
+        ring = width if width is not None else ring_width_mm(profile, unknown)
+        implant, cells, flo, owner, from_bone = _take_prior_bone(cropped, lo, frame, profile, unknown, defects.labels,
+                                                                 ring, (implant, cells, flo, owner), bone_prior)
     implant, components = _components(implant, cells, owner, cropped.spacing)
     if not components:
         raise SkullVAEError(f"no defect found: every implant candidate is below {MIN_IMPLANT_CM3} cm³")
@@ -150,6 +158,7 @@ def rim_implant(mask: Volume, bbox: tuple[np.ndarray, np.ndarray], plane: dict |
         part = implant & (owner[np.maximum(cells, 0)] == comp["label"]) & (cells >= 0)
         gap = rim_gap_mm(part, bone_box, cells, sphere, mask.spacing)
         comp["rim_gap_mm"] = gap
+        comp["implant_from"] = from_bone["skull"] if comp["label"] in from_bone.get("defects", ()) else "rim surfaces"
         gaps.append(gap)
     if errors:
         ranked = " < ".join(f"{name} {err:.2f} mm" for name, err in sorted(errors.items(), key=lambda kv: kv[1]))
@@ -160,7 +169,64 @@ def rim_implant(mask: Volume, bbox: tuple[np.ndarray, np.ndarray], plane: dict |
             "sphere_cells": sphere.size, "cell_deg": round(sphere.cell_deg, 3),
             "centre_mm": [round(float(v), 2) for v in frame.centre],
             "rim_gap_mm": _pooled_gap(gaps)}
+    if from_bone:
+        info["bone_prior"] = {k: v for k, v in from_bone.items() if k != "defects"}
     return RimResult(result, components, info)
+
+
+def _take_prior_bone(cropped: Volume, lo: np.ndarray, frame, profile, unknown: np.ndarray, labels: np.ndarray,
+                     ring_mm: float, shell: tuple, bone_prior: BonePrior) -> tuple:
+    """Replace the shell of every defect that is not a vault shell by a completed skull's own bone.
+
+    Args:
+        cropped: the defective bone (the box ``lo`` of the input) with geometry.
+        lo: the box's first index in the input grid.
+        frame, profile, unknown, labels: the rim step's frame, measured radii, solved cells and defects.
+        ring_mm: width of the held-out ring.
+        shell: ``(implant, cells, lo, owner)`` of the shell fill (box in ``cropped``).
+        bone_prior: the completed skulls.
+
+    Returns:
+        ``(implant, cells, lo, owner, info)``, the box grown to hold the prior's bone; ``info``
+        names the shell errors and, when used, the skull and the defects it filled.
+    """
+    implant, cells, flo, owner = shell
+    errors = shell_errors(profile, unknown, labels, ring_mm)
+    info: dict = {"shell_error_mm": {str(k): v for k, v in errors.items()}, "max_shell_error_mm": SHELL_MAX_ERROR_MM}
+    labs = [lab for lab, err in errors.items() if err > SHELL_MAX_ERROR_MM]
+    if not labs:
+        return implant, cells, flo, owner, info
+    name, shares = choose_skull(bone_prior.skulls(), frame, np.isin(labels, labs))
+    info.update(skull=name, share_of_missing_rays_filled=shares)
+    try:
+        extra = bone_prior.implant(name)
+    except SkullVAEError as err:  # the completion adds no bone there: keep the shell
+        info["skipped"] = str(err)
+        return implant, cells, flo, owner, info
+    sphere = frame.sphere
+    nearest = nearest_defect(sphere, labels)
+    ijk = np.argwhere(extra.array) + (np.asarray(extra.lo) - lo)
+    ijk = ijk[np.all((ijk >= 0) & (ijk < np.asarray(cropped.shape)), axis=1)]
+    vcells = cells_of_voxels(cropped, frame, ijk)
+    keep = np.isin(nearest[vcells], labs)
+    ijk, vcells = ijk[keep], vcells[keep]
+    theirs = np.isin(nearest, labs)
+    implant = implant & ~((cells >= 0) & theirs[np.maximum(cells, 0)])  # their shell goes
+    if ijk.size:
+        new_lo = np.minimum(flo, ijk.min(axis=0))
+        new_hi = np.maximum(flo + np.asarray(implant.shape), ijk.max(axis=0) + 1)
+        grown = np.zeros(tuple(new_hi - new_lo), dtype=bool)
+        grown_cells = np.full(grown.shape, -1, dtype=np.int32)
+        at = tuple(slice(int(a), int(a) + n) for a, n in zip(flo - new_lo, implant.shape))
+        grown[at], grown_cells[at] = implant, cells
+        grown[tuple((ijk - new_lo).T)] = True
+        grown_cells[tuple((ijk - new_lo).T)] = vcells
+        todo = np.argwhere(grown_cells < 0)  # the box's other voxels: the rim gap needs their bone's cells
+        grown_cells[tuple(todo.T)] = cells_of_voxels(cropped, frame, todo + new_lo)
+        implant, cells, flo = grown, grown_cells, new_lo
+    owner = np.where(theirs, nearest, owner)
+    info.update(defects=labs)
+    return implant, cells, flo, owner, info
 
 
 def _no_mirror(unknown: np.ndarray, sphere) -> np.ndarray:
