@@ -134,9 +134,12 @@ def _print_summary(report: dict) -> None:
         console.print(f"  {rim['defects_found']} defect(s) found; prior: {rim['prior']}; "
                       f"rim gap median {gap['median']:.2f} mm, 95th percentile {gap['p95']:.2f} mm")
         bone = rim.get("bone_prior") or {}
-        if bone.get("skull"):
-            console.print(f"  a defect is not a vault shell (rim error > {bone['max_shell_error_mm']} mm): "
-                          f"its implant is the model's completed skull ({bone['skull']}) minus the bone")
+        if bone.get("defects"):
+            console.print(f"  {len(bone['defects'])} defect(s) not a vault shell (rim error > {bone['max_shell_error_mm']} mm): "
+                          f"implant = the model's completed skull ({bone['skull']}) minus the bone")
+        if bone.get("unfilled"):
+            console.print(f"  {len(bone['unfilled'])} opening(s) not a vault shell left unfilled: "
+                          "the model's completed skull has no bone there either")
 
 
 def _batch_inputs(input_dir: Path) -> list[Path]:

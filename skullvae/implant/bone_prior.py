@@ -12,6 +12,8 @@ from a model's completed skull minus the input, at the input's resolution
 (:func:`skullvae.implant.extract.extract_implant`): of the model's completions (one per
 DEV vector when no defect type is given), the one with bone along most of the defect's
 missing rays (:func:`choose_skull`), since a DEV for another region reproduces the hole.
+Where that skull has no bone either, the patch is an opening (of the face, in front of
+the orbits), not a defect, and is left unfilled.
 """
 
 from __future__ import annotations

@@ -170,7 +170,7 @@ def rim_implant(mask: Volume, bbox: tuple[np.ndarray, np.ndarray], plane: dict |
             "centre_mm": [round(float(v), 2) for v in frame.centre],
             "rim_gap_mm": _pooled_gap(gaps)}
     if from_bone:
-        info["bone_prior"] = {k: v for k, v in from_bone.items() if k != "defects"}
+        info["bone_prior"] = from_bone
     return RimResult(result, components, info)
 
 
@@ -188,7 +188,8 @@ def _take_prior_bone(cropped: Volume, lo: np.ndarray, frame, profile, unknown: n
 
     Returns:
         ``(implant, cells, lo, owner, info)``, the box grown to hold the prior's bone; ``info``
-        names the shell errors and, when used, the skull and the defects it filled.
+        names the shell errors and, when used, the skull, the defects it filled and those it
+        left unfilled (no bone of the skull there: an opening of the face, not a defect).
     """
     implant, cells, flo, owner = shell
     errors = shell_errors(profile, unknown, labels, ring_mm)
@@ -198,18 +199,21 @@ def _take_prior_bone(cropped: Volume, lo: np.ndarray, frame, profile, unknown: n
         return implant, cells, flo, owner, info
     name, shares = choose_skull(bone_prior.skulls(), frame, np.isin(labels, labs))
     info.update(skull=name, share_of_missing_rays_filled=shares)
-    try:
-        extra = bone_prior.implant(name)
-    except SkullVAEError as err:  # the completion adds no bone there: keep the shell
-        info["skipped"] = str(err)
-        return implant, cells, flo, owner, info
     sphere = frame.sphere
     nearest = nearest_defect(sphere, labels)
-    ijk = np.argwhere(extra.array) + (np.asarray(extra.lo) - lo)
+    try:
+        extra = bone_prior.implant(name)
+        ijk = np.argwhere(extra.array) + (np.asarray(extra.lo) - lo)
+    except SkullVAEError:  # the completion adds no bone anywhere
+        ijk = np.zeros((0, 3), dtype=np.int64)
     ijk = ijk[np.all((ijk >= 0) & (ijk < np.asarray(cropped.shape)), axis=1)]
     vcells = cells_of_voxels(cropped, frame, ijk)
     keep = np.isin(nearest[vcells], labs)
     ijk, vcells = ijk[keep], vcells[keep]
+    # A model that knows the skull and adds no bone there says it is an opening (the face's own
+    # openings in front of the orbits), not a defect: it is left unfilled, as the report says.
+    filled = {int(lab) for lab in np.unique(nearest[vcells])}
+    info.update(defects=sorted(filled), unfilled=sorted(set(labs) - filled))
     theirs = np.isin(nearest, labs)
     implant = implant & ~((cells >= 0) & theirs[np.maximum(cells, 0)])  # their shell goes
     if ijk.size:
@@ -225,7 +229,6 @@ def _take_prior_bone(cropped: Volume, lo: np.ndarray, frame, profile, unknown: n
         grown_cells[tuple(todo.T)] = cells_of_voxels(cropped, frame, todo + new_lo)
         implant, cells, flo = grown, grown_cells, new_lo
     owner = np.where(theirs, nearest, owner)
-    info.update(defects=labs)
     return implant, cells, flo, owner, info
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from skullvae.defects import inject_defect
+from skullvae.errors import SkullVAEError
 from skullvae.implant.bone_prior import SHELL_MAX_ERROR_MM, BonePrior
 from skullvae.implant.extract import Implant
 from skullvae.implant.rim_implant import rim_implant
@@ -64,3 +65,21 @@ def test_a_vault_defect_keeps_the_shell_and_decodes_nothing(skull):
     assert calls == []  # the model's completions are not even asked for
     assert [c["implant_from"] for c in result.components] == ["rim surfaces"]
     assert _dice(result, implant) > 0.9
+
+
+def test_a_patch_the_model_leaves_open_is_not_filled(skull):
+    """A model that knows the skull and adds no bone there: an opening of the face, not a defect."""
+    defective, implant = inject_defect(skull, "frontoorbital", 3)
+
+    def skulls():
+        return {"hole": defective}
+
+    def extract(name):
+        raise SkullVAEError("no defect found: the completed skull adds no bone to the input")
+
+    with pytest.raises(SkullVAEError, match="no defect found"):
+        rim_implant(defective, nonzero_bbox(np.asarray(defective.array)), PLANE, priors=("none",),
+                    bone_prior=BonePrior(skulls, extract))
+    # without a model, the rim's own surfaces still fill it
+    plain = rim_implant(defective, nonzero_bbox(np.asarray(defective.array)), PLANE, priors=("none",))
+    assert [c["implant_from"] for c in plain.components] == ["rim surfaces"]
