@@ -70,7 +70,10 @@ def make_implant(case, completion, opts: CompletionOptions, model=None):
     input's grid and one component is found per defect
     (:func:`skullvae.implant.rim_implant.rim_implant`); the mode's completed skull is
     its prior (``dev`` without ``--defect-type``: the best of every DEV's completion, by
-    the rim ring). Without it, the implant is the completed skull minus the bone
+    the rim ring). A defect that is not a vault shell (the orbits and the face around a
+    fronto-orbital defect) takes the model's completed skull minus the bone instead, when the
+    model knows the skull (:mod:`skullvae.implant.bone_prior`). Without the rim step, the
+    implant is the completed skull minus the bone
     (:func:`skullvae.implant.extract.extract_implant`).
     """
     if not opts.rim:
@@ -99,6 +102,10 @@ def make_implant(case, completion, opts: CompletionOptions, model=None):
         if opts.mode == "dev" and opts.defect_type is None and model is not None:
             # no hint: every DEV's completion is a candidate, the rim ring picks one
             model_bone = bone_prior.skulls()
+        if completion.info.get("input_fit_dice", 1.0) < MIN_INPUT_FIT_DICE:
+            # a model that does not know the skull proposes no bone of its own (real skulls, --mode dev:
+            # fronto-orbital 0.58 -> 0.30 with it)
+            bone_prior = None
     rim = rim_implant(case.mask, case.bbox, plane, model_bone=model_bone, priors=priors, bone_prior=bone_prior)
     completion.info["rim"] = rim.info
     return rim.implant, rim

@@ -108,3 +108,4 @@ def choose_skull(skulls: dict[str, Volume], frame: RadialFrame, missing: np.ndar
 def cells_of_voxels(reference: Volume, frame: RadialFrame, ijk: np.ndarray) -> np.ndarray:
     """The direction cell of voxels (indices into ``reference``'s grid, ``(N, 3)``)."""
     return frame.sphere.cell_of(frame.local(reference.index_to_physical(np.asarray(ijk, dtype=np.float64))))
+
