@@ -22,7 +22,11 @@ Usage::
     skullvae synth DATA --n 40 --seed 0 --shape 144 --spacing 1.6 --realism real \\
         --templates OUT/manifest.json --template-fraction 0.5
 
-``OUT/manifest.json`` (schema v1, every skull in ``test``, complete skulls only) lists both;
+* ``skullbreak_pt_001`` (when present): the real SkullBreak sample at ``--spacing``, as
+  ``make_real_benchmark.load_skullbreak`` reads it, with its own parietotemporal defect filled
+  by the rim step the same way (cropped below the orbits, as SkullBreak is).
+
+``OUT/manifest.json`` (schema v1, every skull in ``test``, complete skulls only) lists them;
 ``--template-ids`` picks some (leave one out to measure a model on it).
 """
 
@@ -37,7 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from make_real_benchmark import load_ct_pitch, load_msr  # noqa: E402
+from make_real_benchmark import load_ct_pitch, load_msr, load_skullbreak  # noqa: E402
 
 from skullvae.data.manifest import SCHEMA_VERSION, write_manifest  # noqa: E402
 from skullvae.errors import SkullVAEError  # noqa: E402
@@ -97,8 +101,18 @@ def main(argv: list[str] | None = None) -> int:
                                   f"(skullvae complete --mode mirror) and pinholes sealed by a 4 mm closing: "
                                   f"{cm3:.1f} cm3 added; {rim.info.get('defects_found') if rim is not None else 0} "
                                   "opening(s) found")
+    templates = [("msr_double_shell", msr, msr_info), ("ct_pitch", filled, pitch_info)]
+    if (real / "skullbreak_parietotemporal_001.nii.gz").is_file():
+        # its own parietotemporal defect is an opening the rim step fills, as for ct_pitch
+        sb, sb_info = load_skullbreak(real, args.spacing)
+        sb_filled, sb_cm3, sb_rim = fill_openings(sb)
+        sb_info["preparation"] += (f"; its parietotemporal defect (and any other opening) filled by the rim step "
+                                   f"(skullvae complete --mode mirror) and pinholes sealed by a 4 mm closing: "
+                                   f"{sb_cm3:.1f} cm3 added; "
+                                   f"{sb_rim.info.get('defects_found') if sb_rim is not None else 0} opening(s) found")
+        templates.append(("skullbreak_pt_001", sb_filled, sb_info))
     cases = []
-    for sid, vol, info in (("msr_double_shell", msr, msr_info), ("ct_pitch", filled, pitch_info)):
+    for sid, vol, info in templates:
         write_volume(vol, args.out / "complete" / f"{sid}.nii.gz", overwrite=args.overwrite)
         cases.append({"skull_id": sid, "split": "test", **info,
                       "bone_cm3": round(float(vol.array.sum() * np.prod(vol.spacing) / 1000), 1)})
@@ -107,11 +121,12 @@ def main(argv: list[str] | None = None) -> int:
             "description": "real complete skulls for skullvae synth --templates (benchmarks/make_real_templates.py)",
             "layout": {"complete": "complete/{skull_id}.nii.gz", "defective": None, "implant": None},
             "defect_types": ["none"], "spacing_mm": [None, None, None], "shape": [None, None, None],
-            "source": "../shared/data/real: msr_skull_double_shell.stl, CT_pitch.nii.gz",
-            "licence": "derived data; msr: MIT (probably CQ500, CC BY-NC-SA 4.0); CT_pitch: BSD-2-Clause",
+            "source": "../shared/data/real: msr_skull_double_shell.stl, CT_pitch.nii.gz, skullbreak_parietotemporal_001.nii.gz",
+            "licence": "derived data; msr: MIT (probably CQ500, CC BY-NC-SA 4.0); CT_pitch: BSD-2-Clause; SkullBreak: CC BY 4.0 (from CQ500, CC BY-NC-SA 4.0)",
             "citation": "skullvae benchmarks/make_real_templates.py", "splits": {"fixed": ["test"]}, "cases": cases}
     write_manifest(data, args.out / "manifest.json", overwrite=args.overwrite)
-    print(f"wrote {args.out / 'manifest.json'} in {time.perf_counter() - t0:.0f} s; ct_pitch opening filled: {cm3:.1f} cm3")
+    print(f"wrote {args.out / 'manifest.json'} in {time.perf_counter() - t0:.0f} s; ct_pitch opening filled: {cm3:.1f} cm3; "
+          f"{len(cases)} templates")
     return 0
 
 

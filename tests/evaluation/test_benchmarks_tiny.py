@@ -117,3 +117,23 @@ def test_domain_fit_diagnosis_on_a_held_out_synthetic_skull():
     assert fit.fit_of(model, skull, scale=0.88) < plain  # a skull shrunk by 12 % no longer fits
     searched = fit.diagnose(model, skull, steps=15)
     assert searched["searched"] > plain - 0.01 and searched["z_norm"] > 0
+
+
+@pytest.mark.slow
+def test_real_templates_are_complete_skulls(real_data, tmp_path):
+    """Every template, the SkullBreak sample with its own defect filled included, has no defect left."""
+    from skullvae.implant.rim_implant import rim_implant
+    from skullvae.io.readers import read_volume
+    from skullvae.preprocessing.crop import nonzero_bbox
+    from skullvae.preprocessing.pipeline import load_mask
+
+    templates = _load("make_real_templates")
+    assert templates.main([str(tmp_path / "tpl"), "--shared", str(real_data.parents[1])]) == 0
+    manifest = json.loads((tmp_path / "tpl" / "manifest.json").read_text())
+    ids = [case["skull_id"] for case in manifest["cases"]]
+    assert ids == ["msr_double_shell", "ct_pitch", "skullbreak_pt_001"]
+    sb = next(case for case in manifest["cases"] if case["skull_id"] == "skullbreak_pt_001")
+    assert "1 opening(s) found" in sb["preparation"]  # its parietotemporal defect, filled
+    case = load_mask(read_volume(tmp_path / "tpl" / "complete" / "skullbreak_pt_001.nii.gz"))
+    with pytest.raises(SkullVAEError, match="no defect found"):
+        rim_implant(case.mask, nonzero_bbox(case.mask.array), None, priors=("none",))
