@@ -4,7 +4,8 @@
 defects of the input from its radial profile (no defect type needed), corrects the
 mode's prior surfaces to the real bone around each defect
 (:mod:`skullvae.implant.rim_fill`), fills between them on the input's own grid and
-measures the rim gap.
+measures the rim gap. A defect that is not a vault shell takes a model completion's own
+bone instead (:mod:`skullvae.implant.bone_prior`).
 """
 
 from __future__ import annotations
