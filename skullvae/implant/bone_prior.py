@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+from scipy.spatial import cKDTree
 
 from skullvae.implant.extract import Implant
 from skullvae.implant.height_fields import RadialFrame, RadialProfile, measure_profile
@@ -51,19 +52,13 @@ class BonePrior:
     implant: Callable[[str], Implant]
 
 
-def nearest_defect(sphere: CubeSphere, labels: np.ndarray, steps: int = 64) -> np.ndarray:
-    """Every cell's nearest defect on the sphere (labels grown outwards; -1 beyond ``steps`` cells)."""
-    owner = labels.copy()
-    for _ in range(steps):
-        free = owner < 0
-        if not free.any():
-            break
-        nb = owner[sphere.neighbours].max(axis=1)
-        grow = free & (nb >= 0)
-        if not grow.any():
-            break
-        owner[grow] = nb[grow]
-    return owner
+def nearest_defect(sphere: CubeSphere, labels: np.ndarray) -> np.ndarray:
+    """Every cell's nearest defect on the sphere (smallest angle to one of its cells; -1 without defects)."""
+    inside = np.flatnonzero(labels >= 0)
+    if inside.size == 0:
+        return labels.copy()
+    _, nearest = cKDTree(sphere.directions[inside]).query(sphere.directions)
+    return labels[inside][nearest]
 
 
 def shell_errors(profile: RadialProfile, unknown: np.ndarray, labels: np.ndarray, ring_mm: float) -> dict[int, float]:

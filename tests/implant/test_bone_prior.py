@@ -83,3 +83,19 @@ def test_a_patch_the_model_leaves_open_is_not_filled(skull):
     # without a model, the rim's own surfaces still fill it
     plain = rim_implant(defective, nonzero_bbox(np.asarray(defective.array)), PLANE, priors=("none",))
     assert [c["implant_from"] for c in plain.components] == ["rim surfaces"]
+
+
+def test_every_cell_goes_to_its_nearest_defect():
+    from skullvae.implant.bone_prior import nearest_defect
+    from skullvae.implant.sphere import CubeSphere
+
+    sphere = CubeSphere(24)
+    d = sphere.directions
+    labels = np.full(sphere.size, -1)
+    labels[d[:, 2] > 0.95] = 0  # a cap at the vertex
+    labels[d[:, 0] > 0.95] = 1  # a cap at the left
+    owner = nearest_defect(sphere, labels)
+    assert (owner >= 0).all()
+    assert (owner[labels >= 0] == labels[labels >= 0]).all()
+    clear = np.abs(d[:, 2] - d[:, 0]) > 0.2  # away from the bisecting plane
+    assert (owner[clear] == np.where(d[clear, 2] > d[clear, 0], 0, 1)).all()
