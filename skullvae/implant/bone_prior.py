@@ -3,8 +3,8 @@
 The rim step (:mod:`skullvae.implant.rim_fill`) models the bone around a defect as one
 shell around the cranial centre. Around a fronto-orbital defect it is not: the rays meet
 the orbital roofs, the nasal root and the face. There the rim's own surfaces, continued
-across a held-out ring around the defect, miss the ring's bone by 4–5 mm (synthetic
-tuning skulls, seed 101), against 0.2–0.35 mm around vault defects and at most 1.2 mm
+across a held-out ring around the defect, miss the ring's bone by 4.0–5.7 mm (synthetic
+tuning skulls, seed 101), against 0.19–0.34 mm around vault defects and at most 1.2 mm
 around the real tuning set's hemicraniectomies (``make_real_benchmark.py --set 1``).
 
 Such a defect (:func:`shell_errors` above :data:`SHELL_MAX_ERROR_MM`) takes its implant
