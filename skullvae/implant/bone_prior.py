@@ -61,13 +61,13 @@ def nearest_defect(sphere: CubeSphere, labels: np.ndarray) -> np.ndarray:
     return labels[inside][nearest]
 
 
-def shell_errors(profile: RadialProfile, unknown: np.ndarray, labels: np.ndarray, ring_mm: float) -> dict[int, float]:
+def shell_errors(profile: RadialProfile, unknown: np.ndarray, nearest: np.ndarray, ring_mm: float) -> dict[int, float]:
     """Per defect: how well the rim's own surfaces, continued, predict a held-out ring around it.
 
     Args:
         profile: measured radii.
         unknown: cells solved for (the defects and their rims).
-        labels: ``(cells,)`` defect number per cell, -1 elsewhere.
+        nearest: ``(cells,)`` every cell's nearest defect (:func:`nearest_defect`).
         ring_mm: the ring's width (:func:`~skullvae.implant.rim_fill.ring_width_mm`).
 
     Returns:
@@ -80,10 +80,9 @@ def shell_errors(profile: RadialProfile, unknown: np.ndarray, labels: np.ndarray
     empty = np.full(profile.frame.sphere.size, np.nan)
     outer, inner = corrected_surfaces(profile, unknown | ring, Prior("none", empty, empty.copy()))
     err = 0.5 * (np.abs(outer - profile.outer) + np.abs(inner - profile.inner))
-    owner = nearest_defect(profile.frame.sphere, labels)
     out = {}
-    for lab in np.unique(labels[labels >= 0]):
-        mine = ring & (owner == lab)
+    for lab in np.unique(nearest[nearest >= 0]):
+        mine = ring & (nearest == lab)
         if mine.any():
             out[int(lab)] = round(float(np.mean(err[mine])), 3)
     return out

@@ -131,8 +131,9 @@ def rim_implant(mask: Volume, bbox: tuple[np.ndarray, np.ndarray], plane: dict |
             candidates.append(profile_prior("model", measure_profile(model_bone, frame)))
     if not candidates:
         raise SkullVAEError(f"no prior available among {', '.join(priors)}")
-    width = ring_width_mm(profile, unknown) if len(candidates) > 1 else None
-    best, errors = choose_prior(profile, unknown, candidates, width) if width is not None else (candidates[0], {})
+    # the held-out ring: for the prior chooser, and to tell defects that are not a vault shell
+    width = ring_width_mm(profile, unknown) if len(candidates) > 1 or bone_prior is not None else None
+    best, errors = choose_prior(profile, unknown, candidates, width) if len(candidates) > 1 else (candidates[0], {})
     outer, inner = corrected_surfaces(profile, unknown, best)
     filled, flo, fhi, cells = rasterise_shell(cropped, frame, fill, inner, outer)
     box = tuple(slice(int(a), int(b)) for a, b in zip(flo, fhi))
@@ -141,9 +142,8 @@ def rim_implant(mask: Volume, bbox: tuple[np.ndarray, np.ndarray], plane: dict |
     owner = _cell_owner(sphere, defects.labels, fill)
     from_bone: dict = {}
     if bone_prior is not None:
-        ring = width if width is not None else ring_width_mm(profile, unknown)
         implant, cells, flo, owner, from_bone = _take_prior_bone(cropped, lo, frame, profile, unknown, defects.labels,
-                                                                 ring, (implant, cells, flo, owner), bone_prior)
+                                                                 width, (implant, cells, flo, owner), bone_prior)
     implant, components = _components(implant, cells, owner, cropped.spacing)
     if not components:
         raise SkullVAEError(f"no defect found: every implant candidate is below {MIN_IMPLANT_CM3} cm³")
@@ -193,15 +193,14 @@ def _take_prior_bone(cropped: Volume, lo: np.ndarray, frame, profile, unknown: n
         left unfilled (no bone of the skull there: an opening of the face, not a defect).
     """
     implant, cells, flo, owner = shell
-    errors = shell_errors(profile, unknown, labels, ring_mm)
+    nearest = nearest_defect(frame.sphere, labels)
+    errors = shell_errors(profile, unknown, nearest, ring_mm)
     info: dict = {"shell_error_mm": {str(k): v for k, v in errors.items()}, "max_shell_error_mm": SHELL_MAX_ERROR_MM}
     labs = [lab for lab, err in errors.items() if err > SHELL_MAX_ERROR_MM]
     if not labs:
         return implant, cells, flo, owner, info
     name, shares = choose_skull(bone_prior.skulls(), frame, np.isin(labels, labs))
     info.update(skull=name, share_of_missing_rays_filled=shares)
-    sphere = frame.sphere
-    nearest = nearest_defect(sphere, labels)
     try:
         extra = bone_prior.implant(name)
         ijk = np.argwhere(extra.array) + (np.asarray(extra.lo) - lo)
