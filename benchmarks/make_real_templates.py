@@ -79,6 +79,15 @@ def fill_openings(mask, mode: str = "mirror"):
     return mask.with_array(filled.astype(np.uint8)), float(added.sum() * np.prod(mask.spacing) / 1000.0), rim
 
 
+def _filled(mask, info: dict, what: str):
+    """:func:`fill_openings` of ``mask``, the bone it added noted in ``info["preparation"]``; ``(filled, cm³)``."""
+    filled, cm3, rim = fill_openings(mask)
+    info["preparation"] += (f"; {what} filled by the rim step (skullvae complete --mode mirror) and pinholes sealed "
+                            f"by a 4 mm closing: {cm3:.1f} cm3 added; "
+                            f"{rim.info.get('defects_found') if rim is not None else 0} opening(s) found")
+    return filled, cm3
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
@@ -96,21 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     msr, msr_info = load_msr(real, args.spacing)
     pitch, pitch_info = load_ct_pitch(real)
-    filled, cm3, rim = fill_openings(pitch)
-    pitch_info["preparation"] += (f"; openings left filled by the rim step "
-                                  f"(skullvae complete --mode mirror) and pinholes sealed by a 4 mm closing: "
-                                  f"{cm3:.1f} cm3 added; {rim.info.get('defects_found') if rim is not None else 0} "
-                                  "opening(s) found")
+    filled, cm3 = _filled(pitch, pitch_info, "openings left")
     templates = [("msr_double_shell", msr, msr_info), ("ct_pitch", filled, pitch_info)]
     if (real / "skullbreak_parietotemporal_001.nii.gz").is_file():
         # its own parietotemporal defect is an opening the rim step fills, as for ct_pitch
         sb, sb_info = load_skullbreak(real, args.spacing)
-        sb_filled, sb_cm3, sb_rim = fill_openings(sb)
-        sb_info["preparation"] += (f"; its parietotemporal defect (and any other opening) filled by the rim step "
-                                   f"(skullvae complete --mode mirror) and pinholes sealed by a 4 mm closing: "
-                                   f"{sb_cm3:.1f} cm3 added; "
-                                   f"{sb_rim.info.get('defects_found') if sb_rim is not None else 0} opening(s) found")
-        templates.append(("skullbreak_pt_001", sb_filled, sb_info))
+        templates.append(("skullbreak_pt_001", _filled(sb, sb_info, "its parietotemporal defect (and any other opening)")[0],
+                          sb_info))
     cases = []
     for sid, vol, info in templates:
         write_volume(vol, args.out / "complete" / f"{sid}.nii.gz", overwrite=args.overwrite)
